@@ -1,0 +1,236 @@
+"""Monotonic sentence alignment by dynamic programming over two embedded sentence sequences.
+
+A link joins `a` consecutive source sentences to `b` consecutive target sentences (a + b <=
+max_merge; 1-0 and 0-1 are skips). The search minimizes the summed cost of the links:
+
+    d(x, y)   = 2 (1 - x.y) / ((1 - x.mu_tgt) + (1 - y.mu_src))
+    cost(a,b) = (a + b) / 2 * (d + length_weight * |length misfit|)
+                + merge_penalty * (a + b - 2)
+                + component_weight * sum over the merged sentences s of max(0, d(s, other span) - θ)
+    skip      = skip_cost per sentence
+
+`mu_*` is the mean sentence vector of a side, so `1 - x.mu` is x's expected distance to a random
+sentence of the other side (Vecalign's normalization, computed exactly instead of sampled): one
+skip threshold then works across documents and encoders. The component term charges a merge
+for every sentence in it that on its own looks unrelated to the other side, so a stray line is
+skipped (1-0 / 0-1) instead of being swallowed by a neighbour.
+
+A merged span's vector is the normalized sum of its sentences' vectors weighted by the square
+root of their lengths, so each sentence is embedded once. On Text+Berg dev this scored higher
+than embedding the joined text of every span (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SKIP = -1  # backpointer for an insertion (0-1) inside a row
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    # Tuned on the Text+Berg dev set with e5-small (benchmarks/README.md).
+    max_merge: int = 8
+    skip_cost: float = 0.9
+    merge_penalty: float = 0.4
+    length_weight: float = 0.7
+    component_weight: float = 1.0
+    component_threshold: float = 0.9
+
+
+@dataclass(frozen=True)
+class Link:
+    src: tuple[int, ...]
+    tgt: tuple[int, ...]
+    # Cosine and normalized distance d of the two spans; for a skip, of the sentence's best
+    # 1-1 match among the other side's sentences near the skip.
+    similarity: float
+    distance: float
+
+    @property
+    def kind(self) -> str:
+        return f"{len(self.src)}-{len(self.tgt)}"
+
+
+def link_types(max_merge: int) -> list[tuple[int, int]]:
+    """All (a, b) with a + b <= max_merge, skips (1, 0) and (0, 1) included."""
+    if max_merge < 2:
+        raise ValueError("max_merge must be at least 2")
+    types = [(1, 0), (0, 1)]
+    types += [(a, b) for a in range(1, max_merge) for b in range(1, max_merge) if a + b <= max_merge]
+    return types
+
+
+class SpanVectors:
+    """Vectors of spans (start, length) of one side's sentences: the normalized sum of the
+    sentence vectors weighted by the square root of their lengths."""
+
+    def __init__(self, sentence_vectors: np.ndarray, lengths: np.ndarray):
+        self.sentences = sentence_vectors
+        weighted = sentence_vectors * np.sqrt(np.maximum(lengths, 1.0))[:, None]
+        self._prefix = np.vstack([np.zeros((1, weighted.shape[1])), np.cumsum(weighted, 0)])
+
+    def get(self, length: int, starts: np.ndarray) -> np.ndarray:
+        if length == 1:
+            return self.sentences[starts]
+        vectors = self._prefix[starts + length] - self._prefix[starts]
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass
+class _Costs:
+    """Link costs over contiguous ranges of target starts, computed on demand."""
+
+    src: SpanVectors
+    tgt: SpanVectors
+    src_len: np.ndarray
+    tgt_len: np.ndarray
+    params: AlignParams
+    mu_src: np.ndarray = field(init=False)
+    mu_tgt: np.ndarray = field(init=False)
+    log_ratio: float = field(init=False)
+
+    def __post_init__(self):
+        self.mu_src = self.src.sentences.mean(0)
+        self.mu_tgt = self.tgt.sentences.mean(0)
+        self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
+        self._tgt_len_prefix = np.concatenate([[0.0], np.cumsum(self.tgt_len)])
+        self.log_ratio = float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
+
+    def similarity_and_distance(self, a: int, b: int, i: int, ks: np.ndarray):
+        sim, dist = self._distances(self.src.get(a, np.array([i])), self.tgt.get(b, ks))
+        return sim[0], dist[0]
+
+    def _distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sim = xs @ ys.T
+        norm = (1.0 - xs @ self.mu_tgt)[:, None] + (1.0 - ys @ self.mu_src)[None, :]
+        return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
+
+    def _type_costs(self, a: int, b: int) -> np.ndarray:
+        """Cost of every link of type (a, b): rows are source starts, columns target starts."""
+        p = self.params
+        n, m = len(self.src_len), len(self.tgt_len)
+        xs = self.src.get(a, np.arange(n - a + 1))
+        ys = self.tgt.get(b, np.arange(m - b + 1))
+        _, dist = self._distances(xs, ys)
+        src_chars = self._src_len_prefix[a:] - self._src_len_prefix[:-a]
+        tgt_chars = self._tgt_len_prefix[b:] - self._tgt_len_prefix[:-b]
+        misfit = np.abs(np.log((tgt_chars[None, :] + 10.0) / (src_chars[:, None] + 10.0)) - self.log_ratio)
+        cost = (a + b) / 2.0 * (dist + p.length_weight * misfit) + p.merge_penalty * (a + b - 2)
+        if p.component_weight and a + b > 2:
+            if a > 1:  # each source sentence of the span against the target span
+                _, parts = self._distances(self.src.sentences, ys)
+                for k in range(a):
+                    cost += p.component_weight * np.maximum(0.0, parts[k:k + n - a + 1] - p.component_threshold)
+            if b > 1:
+                _, parts = self._distances(xs, self.tgt.sentences)
+                for k in range(b):
+                    cost += p.component_weight * np.maximum(0.0, parts[:, k:k + m - b + 1] - p.component_threshold)
+        return cost
+
+    def refresh(self, types: list[tuple[int, int]]) -> None:
+        self._matrices = {(a, b): self._type_costs(a, b) for a, b in types if a and b}
+
+    def link(self, a: int, b: int, i: int, k0: int, k1: int) -> np.ndarray:
+        """Cost of linking source [i, i+a) to target [k, k+b) for k in [k0, k1)."""
+        if a == 0 or b == 0:
+            return np.full(k1 - k0, self.params.skip_cost * (a + b))
+        return self._matrices[(a, b)][i, k0:k1]
+
+
+def full_band(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64)
+
+
+def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
+           lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Cheapest monotone path from (0, 0) to (n, m) through cells (i, j) with lo[i] <= j <= hi[i].
+
+    Returns links as (src_start, a, tgt_start, b). Ties go to the earlier link type, so the
+    result is deterministic."""
+    max_a = max(a for a, _ in types)
+    rows: dict[int, np.ndarray] = {}
+    back: list[np.ndarray] = []
+    skip_tgt = costs.params.skip_cost
+    for i in range(n + 1):
+        width = hi[i] - lo[i] + 1
+        best = np.full(width, np.inf)
+        choice = np.full(width, SKIP, dtype=np.int8)
+        if i == 0:
+            best[0] = 0.0 if lo[0] == 0 else np.inf
+        for t, (a, b) in enumerate(types):
+            if a == 0 or a > i:
+                continue
+            p = i - a
+            j0 = max(lo[i], lo[p] + b)
+            j1 = min(hi[i], hi[p] + b)
+            if j0 > j1:
+                continue
+            prev = rows[p][j0 - b - lo[p]: j1 - b - lo[p] + 1]
+            total = prev + costs.link(a, b, p, j0 - b, j1 - b + 1)
+            seg = slice(j0 - lo[i], j1 - lo[i] + 1)
+            better = total < best[seg]
+            best[seg] = np.where(better, total, best[seg])
+            choice[seg] = np.where(better, t, choice[seg])
+        # insertions: best[j] = min over k <= j of best[k] + skip * (j - k)
+        steps = np.arange(width) * skip_tgt
+        via_skip = np.minimum.accumulate(best - steps) + steps
+        inserted = via_skip < best
+        best = np.where(inserted, via_skip, best)
+        choice[inserted] = SKIP
+        rows[i] = best
+        rows.pop(i - max_a - 1, None)
+        back.append(choice)
+    if not np.isfinite(rows[n][m - lo[n]]):
+        raise RuntimeError("no path through the search band")
+    links = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        t = int(back[i][j - lo[i]])
+        a, b = (0, 1) if t == SKIP else types[t]
+        i, j = i - a, j - b
+        links.append((i, a, j, b))
+    links.reverse()
+    return links
+
+
+def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
+                  src_lengths: np.ndarray, tgt_lengths: np.ndarray,
+                  params: AlignParams = AlignParams()) -> list[Link]:
+    """Align two sequences of L2-normalized sentence vectors; lengths are in characters."""
+    n, m = len(src_vectors), len(tgt_vectors)
+    if n == 0 or m == 0:
+        return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
+                + [Link((), (j,), 0.0, 2.0) for j in range(m)])
+    src_lengths = np.asarray(src_lengths, dtype=float)
+    tgt_lengths = np.asarray(tgt_lengths, dtype=float)
+    costs = _Costs(SpanVectors(np.asarray(src_vectors, float), src_lengths),
+                   SpanVectors(np.asarray(tgt_vectors, float), tgt_lengths),
+                   src_lengths, tgt_lengths, params)
+    types = link_types(params.max_merge)
+    costs.refresh(types)
+    path = search(n, m, types, costs, *full_band(n, m))
+    return [_make_link(costs, i, a, j, b) for i, a, j, b in path]
+
+
+NEARBY = 3  # how far from a skip its best match is looked for
+
+
+def _make_link(costs: _Costs, i: int, a: int, j: int, b: int) -> Link:
+    src, tgt = tuple(range(i, i + a)), tuple(range(j, j + b))
+    if a and b:
+        sim, dist = costs.similarity_and_distance(a, b, i, np.array([j]))
+        return Link(src, tgt, float(sim[0]), float(dist[0]))
+    if a:  # deletion: compare source sentence i with target sentences around j
+        ks = np.arange(max(0, j - NEARBY), min(len(costs.tgt_len), j + NEARBY))
+        sim, dist = costs.similarity_and_distance(1, 1, i, ks)
+    else:  # insertion: the same from the target side
+        ks = np.arange(max(0, i - NEARBY), min(len(costs.src_len), i + NEARBY))
+        sim, dist = costs._distances(costs.src.sentences[ks], costs.tgt.sentences[j:j + 1])
+        sim, dist = sim[:, 0], dist[:, 0]
+    if len(ks) == 0:
+        return Link(src, tgt, 0.0, 2.0)
+    best = int(np.argmin(dist))
+    return Link(src, tgt, float(sim[best]), float(dist[best]))

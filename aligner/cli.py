@@ -1,0 +1,130 @@
+"""Command line: `aligner align` and `aligner eval`. Options are parsed here; the work is done
+by the stage modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .align import AlignParams
+from .embed import EmbeddingStore, load_encoder
+from .errors import AlignerError
+from .evaluate import read_alignment, score
+from .export import FORMATS, atomic_output, write_links
+from .ingest import read_text
+from .language import normalize_lang
+from .pipeline import align_units, split_units
+
+
+class CliError(click.ClickException):
+    """A one-line error with the exit code of the AlignerError it came from."""
+
+    def __init__(self, error: AlignerError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+@contextmanager
+def user_errors():
+    try:
+        yield
+    except AlignerError as error:
+        raise CliError(error) from None
+
+
+def _lang(ctx, param, value: str) -> str:
+    try:
+        return normalize_lang(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@contextmanager
+def embedding_progress(quiet: bool, total: int):
+    """A progress bar on stderr, shown only on a terminal and without --quiet."""
+    console = Console(stderr=True)
+    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True,
+                  disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task("embed", total=total)
+        yield lambda done: progress.advance(task, done)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="aligner")
+def main():
+    """Sentence alignment of a text and its translation, with a quality score on every link."""
+
+
+@main.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.argument("tgt", type=click.Path(dir_okay=False))
+@click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of SRC.")
+@click.option("--tgt-lang", default="nb", show_default=True, callback=_lang,
+              help="Language of TGT (`no` is read as `nb`).")
+@click.option("--presplit", is_flag=True,
+              help="Inputs hold one sentence per line; 0-based line numbers are the ids.")
+@click.option("--keep-empty", is_flag=True,
+              help="With --presplit, keep empty lines as units (always aligned as skips).")
+@click.option("--model", default="e5-small", show_default=True,
+              help="Encoder: a name from models/ or st:NAME_OR_PATH (sentence-transformers).")
+@click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
+              show_default=True, help="Most sentences in one link, both sides together.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Output file (written atomically); default stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, quiet):
+    """Align the sentences of SRC and TGT."""
+    with user_errors():
+        src_units = split_units(read_text(src), src_lang, presplit, keep_empty)
+        tgt_units = split_units(read_text(tgt), tgt_lang, presplit, keep_empty)
+        encoder = load_encoder(model)
+        params = AlignParams(max_merge=max_merge)
+        total = len(set(src_units.texts) | set(tgt_units.texts))
+        with embedding_progress(quiet, total) as advance:
+            result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
+                                 EmbeddingStore(encoder, progress=advance))
+        with atomic_output(output) as stream:
+            write_links(result.links, stream, fmt)
+    if not quiet:
+        kinds = Counter(link["type"] for link in result.links)
+        common = ", ".join(f"{k} {v}" for k, v in kinds.most_common(5))
+        stats = result.stats
+        click.echo(f"{len(result.links)} links ({common}) from {stats['src_units']} + "
+                   f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded in "
+                   f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s", err=True)
+        click.echo(result.signature, err=True)
+
+
+@main.command(name="eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def evaluate(files, as_json):
+    """Score alignments against gold: GOLD TEST [GOLD TEST ...] in Vecalign format."""
+    if len(files) % 2:
+        raise click.UsageError("give GOLD TEST pairs: an even number of files")
+    with user_errors():
+        golds = [read_alignment(path) for path in files[0::2]]
+        tests = [read_alignment(path) for path in files[1::2]]
+    result = score(golds, tests)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(f"{'':10}{'strict':>8}{'lax':>8}")
+    for name in ("precision", "recall", "f1"):
+        strict, lax = getattr(result, f"{name}_strict"), getattr(result, f"{name}_lax")
+        click.echo(f"{name:10}{strict:8.4f}{lax:8.4f}")
+    click.echo(f"{result.documents} document(s), {result.gold_links} gold links, "
+               f"{result.test_links} test links")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

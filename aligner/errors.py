@@ -1,0 +1,17 @@
+"""Errors a user can act on: the CLI prints them as one line and exits with `exit_code`."""
+
+
+class AlignerError(Exception):
+    exit_code = 1
+
+
+class InputError(AlignerError):
+    """A file is missing, empty, binary, undecodable or malformed."""
+
+    exit_code = 2
+
+
+class ModelError(AlignerError):
+    """An encoder is unknown, not installed or not available offline."""
+
+    exit_code = 3

@@ -1,0 +1,123 @@
+"""Strict and lax precision, recall and F1 of sentence alignments, with Vecalign's definitions.
+
+Precision counts every predicted link that is not empty on both sides (insertions and deletions
+included); recall counts the gold links that are non-empty on both sides. A link is a lax match
+when it shares a source id with some gold link and a target id with what gold aligns that source
+to. Counts are summed over all documents before the ratios are taken (micro-average).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+Alignment = list[tuple[tuple[int, ...], tuple[int, ...]]]
+
+_LINK = re.compile(r"^\s*\[([\d,\s]*)\]\s*:\s*\[([\d,\s]*)\]\s*(?::.*)?$")
+
+
+def parse_link(line: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """`[1,2]:[3]` -> ((1, 2), (3,)); a trailing `:score` is allowed and ignored."""
+    match = _LINK.match(line)
+    if not match:
+        raise ValueError(f"not an alignment link: {line.strip()[:60]!r}")
+    sides = []
+    for group in match.groups():
+        ids = [part.strip() for part in group.split(",")]
+        if ids == [""]:
+            ids = []
+        if any(not part for part in ids):
+            raise ValueError(f"empty id in alignment link: {line.strip()[:60]!r}")
+        sides.append(tuple(int(part) for part in ids))
+    return sides[0], sides[1]
+
+
+def format_link(src: tuple[int, ...], tgt: tuple[int, ...]) -> str:
+    return f"[{','.join(map(str, src))}]:[{','.join(map(str, tgt))}]"
+
+
+def read_alignment(path: str | Path) -> Alignment:
+    links: Alignment = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read alignment file: {exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            links.append(parse_link(line))
+        except ValueError as exc:
+            raise InputError(f"{path}:{number}: {exc}") from None
+    return links
+
+
+def _counts(gold: Alignment, test: Alignment) -> tuple[int, int, int, int]:
+    """(strict hits, strict misses, lax hits, lax misses) of `test` links judged against `gold`."""
+    test_links = {(tuple(s), tuple(t)) for s, t in test if s or t}
+    gold_links = {(tuple(s), tuple(t)) for s, t in gold if s or t}
+    gold_targets_of = defaultdict(set)
+    for src, tgt in gold_links:
+        for s in src:
+            gold_targets_of[s].update(tgt)
+    strict_hit = strict_miss = lax_hit = lax_miss = 0
+    for src, tgt in test_links:
+        if (src, tgt) in gold_links:
+            strict_hit += 1
+            lax_hit += 1
+            continue
+        strict_miss += 1
+        lax_targets = set().union(*(gold_targets_of[s] for s in src)) if src else set()
+        if lax_targets.intersection(tgt):
+            lax_hit += 1
+        else:
+            lax_miss += 1
+    return strict_hit, strict_miss, lax_hit, lax_miss
+
+
+def _ratio(hit: int, miss: int) -> float:
+    return hit / (hit + miss) if hit + miss else 0.0
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision_strict: float
+    recall_strict: float
+    f1_strict: float
+    precision_lax: float
+    recall_lax: float
+    f1_lax: float
+    documents: int
+    gold_links: int
+    test_links: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def score(golds: list[Alignment], tests: list[Alignment]) -> Scores:
+    if len(golds) != len(tests):
+        raise ValueError("need one test alignment per gold alignment")
+    p = [0, 0, 0, 0]
+    r = [0, 0, 0, 0]
+    for gold, test in zip(golds, tests):
+        p = [a + b for a, b in zip(p, _counts(gold, test))]
+        gold_both = [(s, t) for s, t in gold if s and t]
+        test_both = [(s, t) for s, t in test if s and t]
+        r = [a + b for a, b in zip(r, _counts(test_both, gold_both))]
+    ps, rs = _ratio(p[0], p[1]), _ratio(r[0], r[1])
+    pl, rl = _ratio(p[2], p[3]), _ratio(r[2], r[3])
+    return Scores(
+        precision_strict=ps, recall_strict=rs, f1_strict=_f1(ps, rs),
+        precision_lax=pl, recall_lax=rl, f1_lax=_f1(pl, rl),
+        documents=len(golds),
+        gold_links=sum(len(g) for g in golds), test_links=sum(len(t) for t in tests),
+    )
