@@ -38,6 +38,7 @@ class AlignParams:
     length_weight: float = 0.7
     component_weight: float = 1.0
     component_threshold: float = 0.9
+    short_unit: float = 10.0  # units shorter than this many characters are cheaper to skip
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,17 @@ class _Costs:
         self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
         self._tgt_len_prefix = np.concatenate([[0.0], np.cumsum(self.tgt_len)])
         self.log_ratio = float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
+        self.skip_src = self._skip_costs(self.src_len)
+        self.skip_tgt = self._skip_costs(self.tgt_len)
+        self.skip_tgt_prefix = np.concatenate([[0.0], np.cumsum(self.skip_tgt)])
+
+    def _skip_costs(self, lengths: np.ndarray) -> np.ndarray:
+        """Skipping costs `skip_cost`, less for a unit too short to carry meaning (a stray
+        letter left by editing, OCR debris)."""
+        p = self.params
+        if not p.short_unit:
+            return np.full(len(lengths), p.skip_cost)
+        return p.skip_cost * np.minimum(1.0, np.sqrt(lengths / p.short_unit))
 
     def similarity_and_distance(self, a: int, b: int, i: int, ks: np.ndarray):
         sim, dist = self._distances(self.src.get(a, np.array([i])), self.tgt.get(b, ks))
@@ -135,8 +147,8 @@ class _Costs:
 
     def link(self, a: int, b: int, i: int, k0: int, k1: int) -> np.ndarray:
         """Cost of linking source [i, i+a) to target [k, k+b) for k in [k0, k1)."""
-        if a == 0 or b == 0:
-            return np.full(k1 - k0, self.params.skip_cost * (a + b))
+        if b == 0:  # deletion of source sentence i
+            return np.full(k1 - k0, self.skip_src[i])
         return self._matrices[(a, b)][i, k0:k1]
 
 
@@ -153,7 +165,6 @@ def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
     max_a = max(a for a, _ in types)
     rows: dict[int, np.ndarray] = {}
     back: list[np.ndarray] = []
-    skip_tgt = costs.params.skip_cost
     for i in range(n + 1):
         width = hi[i] - lo[i] + 1
         best = np.full(width, np.inf)
@@ -174,8 +185,8 @@ def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
             better = total < best[seg]
             best[seg] = np.where(better, total, best[seg])
             choice[seg] = np.where(better, t, choice[seg])
-        # insertions: best[j] = min over k <= j of best[k] + skip * (j - k)
-        steps = np.arange(width) * skip_tgt
+        # insertions: best[j] = min over k <= j of best[k] + skip costs of targets k..j-1
+        steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
         via_skip = np.minimum.accumulate(best - steps) + steps
         inserted = via_skip < best
         best = np.where(inserted, via_skip, best)
