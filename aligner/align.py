@@ -98,10 +98,20 @@ class _Costs:
         self.mu_tgt = self.tgt.sentences.mean(0)
         self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
         self._tgt_len_prefix = np.concatenate([[0.0], np.cumsum(self.tgt_len)])
-        self.log_ratio = float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
+        self.log_ratio = self._typical_log_ratio()
         self.skip_src = self._skip_costs(self.src_len)
         self.skip_tgt = self._skip_costs(self.tgt_len)
         self.skip_tgt_prefix = np.concatenate([[0.0], np.cumsum(self.skip_tgt)])
+
+    def _typical_log_ratio(self) -> float:
+        """Log ratio of summed lengths (target/source) over mutual nearest-neighbour sentence
+        pairs: unlike the ratio of total lengths, it is not skewed by untranslated passages."""
+        sim = self.src.sentences @ self.tgt.sentences.T
+        best_tgt = sim.argmax(1)
+        mutual = np.flatnonzero(sim.argmax(0)[best_tgt] == np.arange(len(best_tgt)))
+        if len(mutual) < 3:
+            return float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
+        return float(np.log((self.tgt_len[best_tgt[mutual]].sum() + 1) / (self.src_len[mutual].sum() + 1)))
 
     def _skip_costs(self, lengths: np.ndarray) -> np.ndarray:
         """Skipping costs `skip_cost`, less for a unit too short to carry meaning (a stray
@@ -143,7 +153,9 @@ class _Costs:
         return cost
 
     def refresh(self, types: list[tuple[int, int]]) -> None:
-        self._matrices = {(a, b): self._type_costs(a, b) for a, b in types if a and b}
+        n, m = len(self.src_len), len(self.tgt_len)
+        self._matrices = {(a, b): self._type_costs(a, b) for a, b in types
+                          if 0 < a <= n and 0 < b <= m}
 
     def link(self, a: int, b: int, i: int, k0: int, k1: int) -> np.ndarray:
         """Cost of linking source [i, i+a) to target [k, k+b) for k in [k0, k1)."""
@@ -187,8 +199,9 @@ def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
             choice[seg] = np.where(better, t, choice[seg])
         # insertions: best[j] = min over k <= j of best[k] + skip costs of targets k..j-1
         steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
-        via_skip = np.minimum.accumulate(best - steps) + steps
-        inserted = via_skip < best
+        with np.errstate(invalid="ignore"):  # inf - inf where a row starts unreachable
+            via_skip = np.minimum.accumulate(best - steps) + steps
+            inserted = via_skip < best - 1e-9 * (1.0 + np.abs(best))  # not mere round-off
         best = np.where(inserted, via_skip, best)
         choice[inserted] = SKIP
         rows[i] = best

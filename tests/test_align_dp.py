@@ -1,0 +1,109 @@
+"""The DP on synthetic embeddings whose right answer is known by construction."""
+
+import numpy as np
+import pytest
+
+from aligner.align import AlignParams, align_vectors, link_types
+
+DIM = 64
+
+
+def random_units(rng, count):
+    vectors = rng.normal(size=(count, DIM))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def merged(vectors, lengths):
+    """The vector the aligner assumes for a merged span (length-weighted sum, normalized)."""
+    total = (vectors * np.sqrt(lengths)[:, None]).sum(0)
+    return total / np.linalg.norm(total)
+
+
+def links_of(src, tgt, src_len=None, tgt_len=None, **params):
+    src_len = np.full(len(src), 80.0) if src_len is None else src_len
+    tgt_len = np.full(len(tgt), 80.0) if tgt_len is None else tgt_len
+    return [(l.src, l.tgt) for l in align_vectors(src, tgt, src_len, tgt_len, AlignParams(**params))]
+
+
+def assert_complete(links, n, m):
+    assert [i for s, _ in links for i in s] == list(range(n))
+    assert [j for _, t in links for j in t] == list(range(m))
+
+
+def test_identical_texts_align_one_to_one():
+    vectors = random_units(np.random.default_rng(0), 30)
+    assert links_of(vectors, vectors) == [((i,), (i,)) for i in range(30)]
+
+
+def test_one_to_two_and_two_to_one():
+    rng = np.random.default_rng(1)
+    tgt = random_units(rng, 12)
+    lengths = np.full(12, 80.0)
+    # source 3 is the translation of targets 3+4; source 8+9 of target 9
+    src = list(tgt[:3]) + [merged(tgt[3:5], lengths[3:5])] + list(tgt[5:9])
+    split_parts = random_units(rng, 2)
+    src += list(split_parts)
+    tgt[9] = merged(split_parts, np.full(2, 80.0))
+    src += list(tgt[10:])
+    src = np.array(src)
+    links = links_of(src, tgt)
+    assert ((3,), (3, 4)) in links
+    assert ((8, 9), (9,)) in links
+    assert_complete(links, len(src), len(tgt))
+
+
+def test_deletion_and_insertion():
+    rng = np.random.default_rng(2)
+    shared = random_units(rng, 20)
+    extra = random_units(rng, 2)
+    src = np.vstack([shared[:7], extra[:1], shared[7:]])  # source 7 has no translation
+    tgt = np.vstack([shared[:15], extra[1:], shared[15:]])  # target 15 has no original
+    links = links_of(src, tgt)
+    assert ((7,), ()) in links
+    assert ((), (15,)) in links
+    assert links.count(((), (15,))) == 1
+    assert sum(1 for s, t in links if s and t) == 20
+
+
+def test_long_run_of_deletions():
+    rng = np.random.default_rng(3)
+    shared = random_units(rng, 10)
+    src = np.vstack([shared[:5], random_units(rng, 12), shared[5:]])
+    links = links_of(src, shared)
+    assert [((i,), ()) for i in range(5, 17)] == [l for l in links if not l[1]]
+    assert ((17,), (5,)) in links
+
+
+def test_one_side_empty():
+    vectors = random_units(np.random.default_rng(4), 3)
+    empty = np.zeros((0, DIM))
+    assert links_of(vectors, empty) == [((0,), ()), ((1,), ()), ((2,), ())]
+    assert links_of(empty, vectors) == [((), (0,)), ((), (1,)), ((), (2,))]
+    assert links_of(empty, empty) == []
+
+
+def test_stray_short_unit_is_skipped_not_merged():
+    rng = np.random.default_rng(5)
+    shared = random_units(rng, 8)
+    stray = random_units(rng, 1)
+    tgt = np.vstack([shared[:4], stray, shared[4:]])
+    tgt_len = np.full(9, 80.0)
+    tgt_len[4] = 1.0  # a lone letter left by editing
+    links = links_of(shared, tgt, tgt_len=tgt_len)
+    assert ((), (4,)) in links
+
+
+def test_merges_respect_max_merge_and_output_is_deterministic():
+    rng = np.random.default_rng(6)
+    src, tgt = random_units(rng, 40), random_units(rng, 47)
+    first = links_of(src, tgt, max_merge=3)
+    assert first == links_of(src, tgt, max_merge=3)
+    assert all(len(s) + len(t) <= 3 for s, t in first)
+    assert_complete(first, 40, 47)
+
+
+def test_link_types():
+    assert sorted(link_types(3)) == [(0, 1), (1, 0), (1, 1), (1, 2), (2, 1)]
+    assert len(link_types(8)) == 2 + 28
+    with pytest.raises(ValueError):
+        link_types(1)

@@ -1,0 +1,54 @@
+"""Segmentation of the real posts in seed 000 (razdel for Russian, pysbd's Danish rules for
+Norwegian, every line break a hard boundary)."""
+
+import pytest
+
+from aligner.segment import split_sentences
+
+from conftest import FIXTURES, SEED
+
+
+@pytest.fixture(scope="module")
+def izvestia():
+    return {lang: (FIXTURES / f"izvestia.{lang}.txt").read_text(encoding="utf-8") for lang in ("ru", "nb")}
+
+
+def texts(text, lang):
+    return [s.text for s in split_sentences(text, lang)]
+
+
+def test_russian_abbreviations_and_numbers_stay_inside_sentences(izvestia):
+    ru = [s.replace("\xa0", " ") for s in texts(izvestia["ru"], "ru")]
+    assert "Из них 70 млрд.крон/ 6,85 млрд.долл. – на военную помощь." in ru
+    assert any(s.startswith("5. Прямые закупки") and "т.н. «норвежской модели»;" in s for s in ru)
+    assert "Ранее схожие заявления делались в Осло." in ru
+    assert len(ru) == 29
+
+
+def test_initials_and_emoji_answer_prefix():
+    ria = texts((FIXTURES / "ria.ru.txt").read_text(encoding="utf-8"), "ru")
+    assert ria[0].startswith("🎙Комментарий Посла России в Норвегии Н.В. Корчунова")
+    assert ria[0].endswith("(26 декабря 2025 г.)")
+    assert ria[2].startswith("💬 Ответ: Со сдержанным оптимизмом")
+
+
+def test_norwegian_dates_abbreviations_and_list_items(izvestia):
+    nb = texts(izvestia["nb"], "nb")
+    assert nb[0] == "🎙️Kommentar fra Russlands ambassade i Norge til avisen Izvestia (23. desember 2025)"
+    assert [s[:2] for s in nb if s[:1].isdigit() and s[1] == "."] == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
+    assert "P" in nb  # the stray letter of the post is its own unit
+    assert texts("Det gjelder f.eks. fisk og olje. Dette er nr. 3 i rekken.", "no") == [
+        "Det gjelder f.eks. fisk og olje.", "Dette er nr. 3 i rekken."]
+
+
+def test_offsets_point_back_into_the_text():
+    text = SEED.read_text(encoding="utf-8")
+    for lang in ("ru", "nb"):
+        for sentence in split_sentences(text, lang):
+            assert text[sentence.start:sentence.end] == sentence.text
+
+
+def test_line_breaks_are_hard_boundaries():
+    assert texts("Первая строка без точки\nВторая строка", "ru") == ["Первая строка без точки", "Вторая строка"]
+    assert texts("Linje én\r\n\r\nLinje to", "nb") == ["Linje én", "Linje to"]
+    assert texts("", "ru") == [] and texts(" \n\n ", "nb") == []
