@@ -35,10 +35,12 @@ class AlignParams:
     max_merge: int = 8
     skip_cost: float = 0.9
     merge_penalty: float = 0.4
-    length_weight: float = 0.7
+    length_weight: float = 0.5
     component_weight: float = 1.0
     component_threshold: float = 0.9
     short_unit: float = 10.0  # units shorter than this many characters are cheaper to skip
+    max_exact_cells: int = 1_000_000  # larger inputs are searched in a band (two passes)
+    band: int = 12  # rows and columns kept around the first pass's path
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class _Costs:
     log_ratio: float = field(init=False)
 
     def __post_init__(self):
+        self._matrices: dict[tuple[int, int], np.ndarray] = {}
         self.mu_src = self.src.sentences.mean(0)
         self.mu_tgt = self.tgt.sentences.mean(0)
         self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
@@ -106,9 +109,18 @@ class _Costs:
     def _typical_log_ratio(self) -> float:
         """Log ratio of summed lengths (target/source) over mutual nearest-neighbour sentence
         pairs: unlike the ratio of total lengths, it is not skewed by untranslated passages."""
-        sim = self.src.sentences @ self.tgt.sentences.T
-        best_tgt = sim.argmax(1)
-        mutual = np.flatnonzero(sim.argmax(0)[best_tgt] == np.arange(len(best_tgt)))
+        src, tgt = self.src.sentences, self.tgt.sentences
+        best_tgt = np.empty(len(src), dtype=np.int64)
+        best_src = np.zeros(len(tgt), dtype=np.int64)
+        best_src_sim = np.full(len(tgt), -np.inf)
+        for start in range(0, len(src), 2048):  # in chunks: memory stays linear in length
+            sim = src[start:start + 2048] @ tgt.T
+            best_tgt[start:start + 2048] = sim.argmax(1)
+            chunk_best = sim.max(0)
+            better = chunk_best > best_src_sim
+            best_src[better] = sim.argmax(0)[better] + start
+            best_src_sim[better] = chunk_best[better]
+        mutual = np.flatnonzero(best_src[best_tgt] == np.arange(len(src)))
         if len(mutual) < 3:
             return float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
         return float(np.log((self.tgt_len[best_tgt[mutual]].sum() + 1) / (self.src_len[mutual].sum() + 1)))
@@ -130,42 +142,65 @@ class _Costs:
         norm = (1.0 - xs @ self.mu_tgt)[:, None] + (1.0 - ys @ self.mu_src)[None, :]
         return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
 
-    def _type_costs(self, a: int, b: int) -> np.ndarray:
-        """Cost of every link of type (a, b): rows are source starts, columns target starts."""
+    def _block_costs(self, a: int, b: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Cost of linking source [i, i+a) to target [k, k+b) for i in rows, k in cols."""
         p = self.params
-        n, m = len(self.src_len), len(self.tgt_len)
-        xs = self.src.get(a, np.arange(n - a + 1))
-        ys = self.tgt.get(b, np.arange(m - b + 1))
+        xs, ys = self.src.get(a, rows), self.tgt.get(b, cols)
         _, dist = self._distances(xs, ys)
-        src_chars = self._src_len_prefix[a:] - self._src_len_prefix[:-a]
-        tgt_chars = self._tgt_len_prefix[b:] - self._tgt_len_prefix[:-b]
+        src_chars = self._src_len_prefix[rows + a] - self._src_len_prefix[rows]
+        tgt_chars = self._tgt_len_prefix[cols + b] - self._tgt_len_prefix[cols]
         misfit = np.abs(np.log((tgt_chars[None, :] + 10.0) / (src_chars[:, None] + 10.0)) - self.log_ratio)
         cost = (a + b) / 2.0 * (dist + p.length_weight * misfit) + p.merge_penalty * (a + b - 2)
-        if p.component_weight and a + b > 2:
+        if p.component_weight and a + b > 2:  # rows and cols are contiguous ranges
             if a > 1:  # each source sentence of the span against the target span
-                _, parts = self._distances(self.src.sentences, ys)
+                _, parts = self._distances(self.src.sentences[rows[0]:rows[-1] + a], ys)
                 for k in range(a):
-                    cost += p.component_weight * np.maximum(0.0, parts[k:k + n - a + 1] - p.component_threshold)
+                    cost += p.component_weight * np.maximum(0.0, parts[k:k + len(rows)] - p.component_threshold)
             if b > 1:
-                _, parts = self._distances(xs, self.tgt.sentences)
+                _, parts = self._distances(xs, self.tgt.sentences[cols[0]:cols[-1] + b])
                 for k in range(b):
-                    cost += p.component_weight * np.maximum(0.0, parts[:, k:k + m - b + 1] - p.component_threshold)
+                    cost += p.component_weight * np.maximum(0.0, parts[:, k:k + len(cols)] - p.component_threshold)
         return cost
 
-    def refresh(self, types: list[tuple[int, int]]) -> None:
+    def precompute(self, types: list[tuple[int, int]]) -> None:
+        """Cost matrices of every link type over the whole grid (for the exact search)."""
         n, m = len(self.src_len), len(self.tgt_len)
-        self._matrices = {(a, b): self._type_costs(a, b) for a, b in types
-                          if 0 < a <= n and 0 < b <= m}
+        self._matrices = {(a, b): self._block_costs(a, b, np.arange(n - a + 1), np.arange(m - b + 1))
+                          for a, b in types if 0 < a <= n and 0 < b <= m}
 
     def link(self, a: int, b: int, i: int, k0: int, k1: int) -> np.ndarray:
         """Cost of linking source [i, i+a) to target [k, k+b) for k in [k0, k1)."""
         if b == 0:  # deletion of source sentence i
             return np.full(k1 - k0, self.skip_src[i])
-        return self._matrices[(a, b)][i, k0:k1]
+        if (a, b) in self._matrices:
+            return self._matrices[(a, b)][i, k0:k1]
+        return self._block_costs(a, b, np.array([i]), np.arange(k0, k1))[0]
 
 
 def full_band(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64)
+
+
+def diagonal_band(n: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    center = np.round(np.arange(n + 1) * (m / n)).astype(np.int64)
+    return np.clip(center - width, 0, m), np.clip(center + width, 0, m)
+
+
+def band_around(path: list[tuple[int, int, int, int]], n: int, m: int,
+                width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' target ranges within `width` of the cells a path passes through."""
+    lo = np.full(n + 1, m, dtype=np.int64)
+    hi = np.zeros(n + 1, dtype=np.int64)
+    lo[0] = hi[0] = 0
+    for i, a, j, b in path:
+        lo[i + a] = min(lo[i + a], j + b)
+        hi[i + a] = max(hi[i + a], j + b)
+        lo[i] = min(lo[i], j)
+        hi[i] = max(hi[i], j)
+    # widen by `width` rows and columns around every cell of the path
+    lo_wide = np.array([lo[max(0, i - width):i + width + 1].min() for i in range(n + 1)]) - width
+    hi_wide = np.array([hi[max(0, i - width):i + width + 1].max() for i in range(n + 1)]) + width
+    return np.clip(lo_wide, 0, m), np.clip(hi_wide, 0, m)
 
 
 def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
@@ -201,7 +236,7 @@ def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
         steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
         with np.errstate(invalid="ignore"):  # inf - inf where a row starts unreachable
             via_skip = np.minimum.accumulate(best - steps) + steps
-            inserted = via_skip < best - 1e-9 * (1.0 + np.abs(best))  # not mere round-off
+            inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < best  # not mere round-off
         best = np.where(inserted, via_skip, best)
         choice[inserted] = SKIP
         rows[i] = best
@@ -234,8 +269,15 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                    SpanVectors(np.asarray(tgt_vectors, float), tgt_lengths),
                    src_lengths, tgt_lengths, params)
     types = link_types(params.max_merge)
-    costs.refresh(types)
-    path = search(n, m, types, costs, *full_band(n, m))
+    if n * m <= params.max_exact_cells:
+        costs.precompute(types)
+        path = search(n, m, types, costs, *full_band(n, m))
+    else:
+        # Pass 1: 1-1 links and skips inside a band around the diagonal; pass 2: every link
+        # type near that path. Memory and time grow with length times band width.
+        width = max(100, int(0.06 * max(n, m)))
+        rough = search(n, m, [(1, 0), (0, 1), (1, 1)], costs, *diagonal_band(n, m, width))
+        path = search(n, m, types, costs, *band_around(rough, n, m, params.band))
     return [_make_link(costs, i, a, j, b) for i, a, j, b in path]
 
 

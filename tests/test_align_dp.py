@@ -107,3 +107,25 @@ def test_link_types():
     assert len(link_types(8)) == 2 + 28
     with pytest.raises(ValueError):
         link_types(1)
+
+
+def test_alignment_may_start_and_end_with_skips():
+    rng = np.random.default_rng(7)
+    shared = random_units(rng, 6)
+    extra = random_units(rng, 3)
+    tgt = np.vstack([extra[:2], shared, extra[2:]])
+    links = links_of(shared, tgt)
+    assert links[:2] == [((), (0,)), ((), (1,))]
+    assert links[-1] == ((), (8,))
+
+
+@pytest.mark.parametrize("n, m", [(300, 300), (300, 360), (410, 290)])
+def test_banded_search_matches_exact_search(n, m):
+    rng = np.random.default_rng(n + m)
+    shared = random_units(rng, min(n, m))
+    src = np.vstack([shared, random_units(rng, n - len(shared))]) if n > m else shared
+    tgt = np.vstack([shared[:100], random_units(rng, m - len(shared)), shared[100:]]) if m > n else shared
+    exact = links_of(src, tgt)
+    banded = links_of(src, tgt, max_exact_cells=0)
+    assert banded == exact
+    assert_complete(banded, n, m)

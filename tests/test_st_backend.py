@@ -29,7 +29,7 @@ def tiny_model(tmp_path_factory):
     BertModel(config).save_pretrained(root / "bert")
     fast.save_pretrained(root / "bert")
     transformer = st_models.Transformer(str(root / "bert"), max_seq_length=60)
-    pooling = st_models.Pooling(getattr(transformer, "get_embedding_dimension", transformer.get_word_embedding_dimension)(), "mean")
+    pooling = st_models.Pooling((transformer.get_embedding_dimension() if hasattr(transformer, "get_embedding_dimension") else transformer.get_word_embedding_dimension()), "mean")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(root / "model"))
     return str(root / "model")
 
