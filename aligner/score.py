@@ -12,7 +12,7 @@ import math
 
 from .align import Link
 
-DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 10.0}
+DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 
 
 def link_score(link: Link, calibration: dict | None = None) -> float:
