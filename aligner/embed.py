@@ -30,19 +30,22 @@ class Encoder(Protocol):
         """L2-normalized float32 vectors, one row per text."""
 
 
-def models_dir() -> Path:
-    """`models/` of a source checkout, else the copy installed as package data."""
-    checkout = Path(__file__).resolve().parent.parent / "models"
-    if checkout.is_dir():
-        return checkout
-    return Path(str(resources.files("aligner.models")))
+def _model_files() -> list:
+    """The JSON files of `models/`: installed package data, else a source checkout's folder."""
+    try:
+        files = [f for f in resources.files("aligner.models").iterdir() if f.name.endswith(".json")]
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a checkout's root
+        files = []
+    if not files:
+        files = list((Path(__file__).resolve().parent.parent / "models").glob("*.json"))
+    return sorted(files, key=lambda f: f.name)
 
 
 def model_descriptions() -> dict[str, dict]:
-    """The encoders the project knows, from the JSON files in `models/`."""
+    """The encoders the project knows, by name."""
     found = {}
-    for path in sorted(models_dir().glob("*.json")):
-        desc = json.loads(path.read_text(encoding="utf-8"))
+    for entry in _model_files():
+        desc = json.loads(entry.read_text(encoding="utf-8"))
         found[desc["name"]] = desc
     return found
 
