@@ -15,9 +15,11 @@ skip threshold then works across documents and encoders. The component term char
 for every sentence in it that on its own looks unrelated to the other side, so a stray line is
 skipped (1-0 / 0-1) instead of being swallowed by a neighbour.
 
-A merged span's vector is the normalized sum of its sentences' vectors weighted by the square
-root of their lengths, so each sentence is embedded once. On Text+Berg dev this scored higher
-than embedding the joined text of every span (benchmarks/README.md).
+Skipping a unit shorter than `short_unit` characters costs less, and the length misfit is taken
+against the length ratio of mutually nearest sentence pairs, which untranslated passages do not
+skew. A merged span's vector is the normalized sum of its sentences' vectors weighted by the
+square root of their lengths, so each sentence is embedded once; on Text+Berg dev this scored as
+well as embedding the joined text of every span (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class SpanVectors:
 
 @dataclass
 class _Costs:
-    """Link costs over contiguous ranges of target starts, computed on demand."""
+    """Link and skip costs: whole matrices for the exact search, row pieces for the banded one."""
 
     src: SpanVectors
     tgt: SpanVectors
@@ -134,10 +136,10 @@ class _Costs:
         return p.skip_cost * np.minimum(1.0, np.sqrt(lengths / p.short_unit))
 
     def similarity_and_distance(self, a: int, b: int, i: int, ks: np.ndarray):
-        sim, dist = self._distances(self.src.get(a, np.array([i])), self.tgt.get(b, ks))
+        sim, dist = self.distances(self.src.get(a, np.array([i])), self.tgt.get(b, ks))
         return sim[0], dist[0]
 
-    def _distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sim = xs @ ys.T
         norm = (1.0 - xs @ self.mu_tgt)[:, None] + (1.0 - ys @ self.mu_src)[None, :]
         return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
@@ -146,18 +148,18 @@ class _Costs:
         """Cost of linking source [i, i+a) to target [k, k+b) for i in rows, k in cols."""
         p = self.params
         xs, ys = self.src.get(a, rows), self.tgt.get(b, cols)
-        _, dist = self._distances(xs, ys)
+        _, dist = self.distances(xs, ys)
         src_chars = self._src_len_prefix[rows + a] - self._src_len_prefix[rows]
         tgt_chars = self._tgt_len_prefix[cols + b] - self._tgt_len_prefix[cols]
         misfit = np.abs(np.log((tgt_chars[None, :] + 10.0) / (src_chars[:, None] + 10.0)) - self.log_ratio)
         cost = (a + b) / 2.0 * (dist + p.length_weight * misfit) + p.merge_penalty * (a + b - 2)
         if p.component_weight and a + b > 2:  # rows and cols are contiguous ranges
             if a > 1:  # each source sentence of the span against the target span
-                _, parts = self._distances(self.src.sentences[rows[0]:rows[-1] + a], ys)
+                _, parts = self.distances(self.src.sentences[rows[0]:rows[-1] + a], ys)
                 for k in range(a):
                     cost += p.component_weight * np.maximum(0.0, parts[k:k + len(rows)] - p.component_threshold)
             if b > 1:
-                _, parts = self._distances(xs, self.tgt.sentences[cols[0]:cols[-1] + b])
+                _, parts = self.distances(xs, self.tgt.sentences[cols[0]:cols[-1] + b])
                 for k in range(b):
                     cost += p.component_weight * np.maximum(0.0, parts[:, k:k + len(cols)] - p.component_threshold)
         return cost
@@ -294,7 +296,7 @@ def _make_link(costs: _Costs, i: int, a: int, j: int, b: int) -> Link:
         sim, dist = costs.similarity_and_distance(1, 1, i, ks)
     else:  # insertion: the same from the target side
         ks = np.arange(max(0, i - NEARBY), min(len(costs.src_len), i + NEARBY))
-        sim, dist = costs._distances(costs.src.sentences[ks], costs.tgt.sentences[j:j + 1])
+        sim, dist = costs.distances(costs.src.sentences[ks], costs.tgt.sentences[j:j + 1])
         sim, dist = sim[:, 0], dist[:, 0]
     if len(ks) == 0:
         return Link(src, tgt, 0.0, 2.0)

@@ -1,0 +1,46 @@
+"""The stages wired together, with a deterministic stand-in encoder (no model needed)."""
+
+import hashlib
+
+import numpy as np
+
+from aligner.pipeline import align_units, split_units
+
+
+class BagOfWordsEncoder:
+    """Hashes words into a vector: texts sharing words get similar vectors."""
+
+    name = "bag-of-words"
+    signature = "bag-of-words|test"
+    dim = 256
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim))
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+TEXT = "alpha beta gamma\n\ndelta epsilon zeta\neta theta iota\n\nkappa lambda mu\n"
+
+
+def test_presplit_ids_are_line_numbers_and_empty_lines_are_left_out():
+    units = split_units(TEXT, "ru", presplit=True)
+    assert units.ids == [0, 2, 3, 5]
+    result = align_units(units, split_units(TEXT, "nb", presplit=True), BagOfWordsEncoder())
+    assert [(l["src_ids"], l["tgt_ids"]) for l in result.links] == [([i], [i]) for i in (0, 2, 3, 5)]
+    assert result.stats["strings_embedded"] == 4  # each distinct text once, both sides together
+
+
+def test_keep_empty_places_empty_lines_as_skips_in_order():
+    src = split_units(TEXT, "ru", presplit=True, keep_empty=True)
+    tgt = split_units("alpha beta gamma\ndelta epsilon zeta\n\neta theta iota\nkappa lambda mu\n", "nb",
+                      presplit=True, keep_empty=True)
+    links = align_units(src, tgt, BagOfWordsEncoder()).links
+    src_ids = [i for l in links for i in l["src_ids"]]
+    tgt_ids = [j for l in links for j in l["tgt_ids"]]
+    assert src_ids == list(range(6)) and tgt_ids == list(range(5))
+    assert {"src_ids": [1], "tgt_ids": [], "type": "1-0"}.items() <= next(l for l in links if l["src_ids"] == [1]).items()
+    assert next(l for l in links if l["tgt_ids"] == [2])["type"] == "0-1"
+    assert ([3], [3]) in [(l["src_ids"], l["tgt_ids"]) for l in links]
