@@ -129,3 +129,18 @@ def test_banded_search_matches_exact_search(n, m):
     banded = links_of(src, tgt, max_exact_cells=0)
     assert banded == exact
     assert_complete(banded, n, m)
+
+
+def test_larger_merges_two_to_two_and_one_to_three():
+    rng = np.random.default_rng(8)
+    a, b, c, d, e, f, g = random_units(rng, 7)
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    before, after = random_units(rng, 3), random_units(rng, 3)
+    # 2-2: the sentences are cut differently, only the two together say the same
+    # 1-3: one source sentence says what three target sentences say
+    src = np.vstack([before, unit(a + b), unit(c + d), unit(e + f + g), after])
+    tgt = np.vstack([before, unit(a + c), unit(b + d), e, f, g, after])
+    links = links_of(src, tgt)
+    assert ((3, 4), (3, 4)) in links
+    assert ((5,), (5, 6, 7)) in links
+    assert_complete(links, len(src), len(tgt))
