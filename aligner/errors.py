@@ -15,3 +15,9 @@ class ModelError(AlignerError):
     """An encoder is unknown, not installed or not available offline."""
 
     exit_code = 3
+
+
+class OutputError(AlignerError):
+    """The output cannot be written."""
+
+    exit_code = 4

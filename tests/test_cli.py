@@ -115,3 +115,35 @@ def test_jsonl_and_tsv_fields():
     rows = run(*args, "-f", "tsv").output.splitlines()
     assert rows[0].split("\t") == ["src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt"]
     assert len(rows) == len(records) + 1 and rows[2].split("\t")[1] == "1,2"
+
+
+@pytest.mark.slow
+def test_output_into_missing_directory(pair, tmp_path):
+    one_line_error(run("align", *pair, "-q", "-o", tmp_path / "x" / "out.tsv"), 4, "cannot write here")
+    assert not (tmp_path / "x").exists()
+
+
+def test_atomic_output_errors_and_no_clobbering(tmp_path):
+    from aligner.errors import OutputError
+    from aligner.export import atomic_output
+
+    with pytest.raises(OutputError, match="cannot write here"):
+        with atomic_output(tmp_path / "missing" / "out.tsv"):
+            pass
+    existing = tmp_path / "out.tsv"
+    existing.write_text("keep me\n", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with atomic_output(existing) as stream:
+            stream.write("half a result")
+            raise RuntimeError("interrupted")
+    assert existing.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tsv"]
+
+
+def test_failed_run_leaves_existing_output_untouched(pair, tmp_path):
+    out = tmp_path / "out.tsv"
+    out.write_text("previous result\n", encoding="utf-8")
+    empty = tmp_path / "empty.nb"
+    empty.write_text("", encoding="utf-8")
+    assert run("align", pair[0], empty, "-o", out).exit_code == 2
+    assert out.read_text(encoding="utf-8") == "previous result\n"
