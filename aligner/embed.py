@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Protocol
@@ -139,8 +140,9 @@ class SentenceTransformerEncoder:
         return _normalized(vectors)
 
 
+@lru_cache(maxsize=4)
 def load_encoder(spec: str) -> Encoder:
-    """`e5-small`, another name from `models/`, or `st:NAME_OR_PATH`."""
+    """`e5-small`, another name from `models/`, or `st:NAME_OR_PATH`; loaded once per process."""
     if spec.startswith(ST_PREFIX):
         target = spec[len(ST_PREFIX):]
         if not target:
