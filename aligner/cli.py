@@ -88,7 +88,7 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         tgt_units = split_units(read_text(tgt), tgt_lang, presplit, keep_empty)
         encoder = load_encoder(model)
         params = AlignParams(max_merge=max_merge)
-        total = len(set(src_units.texts) | set(tgt_units.texts))
+        total = len((set(src_units.texts) | set(tgt_units.texts)) - {""})  # empty units are not embedded
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
                                  EmbeddingStore(encoder, progress=advance))

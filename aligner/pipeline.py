@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -84,7 +85,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         link = replace(link, src=tuple(src_real[i] for i in link.src),
                        tgt=tuple(tgt_real[j] for j in link.tgt))
         links.append(link_record(src, tgt, link, link_score(link, calibration)))
-    links = _insert_empty_units(links, src, tgt, src_real, tgt_real)
+    links = _insert_empty_units(links, src, tgt)
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),
@@ -97,37 +98,28 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     )
 
 
-def _insert_empty_units(links: list[dict], src: Units, tgt: Units,
-                        src_real: list[int], tgt_real: list[int]) -> list[dict]:
-    """Place each empty unit as a skip right after the link that precedes it on its side."""
-    empty_src = sorted(set(range(len(src.texts))) - set(src_real))
-    empty_tgt = sorted(set(range(len(tgt.texts))) - set(tgt_real))
-    if not empty_src and not empty_tgt:
+def _insert_empty_units(links: list[dict], src: Units, tgt: Units) -> list[dict]:
+    """Place each empty unit as a skip just before the first link that passes it on its side."""
+    pending = {"src": deque(i for i, t in zip(src.ids, src.texts) if not t),
+               "tgt": deque(j for j, t in zip(tgt.ids, tgt.texts) if not t)}
+    if not pending["src"] and not pending["tgt"]:
         return links
-    skip = {"type": "", "score": 1.0, "similarity": 0.0, "src": "", "tgt": ""}
-    pending = [(src.ids[i], "src") for i in empty_src] + [(tgt.ids[j], "tgt") for j in empty_tgt]
     out: list[dict] = []
-    last = {"src": -1, "tgt": -1}
 
-    def flush(limit: dict):
-        nonlocal pending
-        keep = []
-        for unit_id, side in pending:
-            if unit_id < limit[side]:
-                out.append({**skip, "src_ids": [unit_id] if side == "src" else [],
-                            "tgt_ids": [unit_id] if side == "tgt" else [],
-                            "type": "1-0" if side == "src" else "0-1"})
-            else:
-                keep.append((unit_id, side))
-        pending = keep
+    def flush(side: str, before: float) -> None:
+        while pending[side] and pending[side][0] < before:
+            unit = pending[side].popleft()
+            out.append({"src_ids": [unit] if side == "src" else [], "tgt_ids": [unit] if side == "tgt" else [],
+                        "type": "1-0" if side == "src" else "0-1", "score": 1.0, "similarity": 0.0,
+                        "src": "", "tgt": ""})
 
     for link in links:
-        flush({"src": min(link["src_ids"], default=last["src"] + 1),
-               "tgt": min(link["tgt_ids"], default=last["tgt"] + 1)})
+        for side in ("src", "tgt"):
+            if link[f"{side}_ids"]:
+                flush(side, link[f"{side}_ids"][0])
         out.append(link)
-        last = {"src": max(link["src_ids"], default=last["src"]),
-                "tgt": max(link["tgt_ids"], default=last["tgt"])}
-    flush({"src": float("inf"), "tgt": float("inf")})
+    for side in ("src", "tgt"):
+        flush(side, float("inf"))
     return out
 
 
