@@ -17,9 +17,9 @@ from .align import AlignParams
 from .embed import EmbeddingStore, load_encoder
 from .errors import AlignerError
 from .evaluate import read_alignment, score
-from .export import FORMATS, atomic_output, write_links
-from .ingest import read_text
-from .language import normalize_lang
+from .export import FORMATS, ExportOptions, check_outputs, export_links, output_paths
+from .ingest import read_link_records, read_text
+from .language import normalize_lang, normalize_locale
 from .pipeline import align_units, split_units
 
 
@@ -44,6 +44,38 @@ def _lang(ctx, param, value: str) -> str:
         return normalize_lang(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _locale(ctx, param, value: str | None) -> str | None:
+    try:
+        return value and normalize_locale(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def output_options(command):
+    """Options shared by every command that writes links."""
+    for option in reversed([
+        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True,
+                     help="tmx and moses hold only links with text on both sides."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                     help="Output file, written atomically; default stdout. For moses a prefix: "
+                          "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
+        click.option("--force", is_flag=True, help="Replace an existing output file."),
+        click.option("--src-locale", callback=_locale, metavar="CODE",
+                     help="TMX language code of the source (default from --src-lang: ru-RU)."),
+        click.option("--tgt-locale", callback=_locale, metavar="CODE",
+                     help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def write_output(records, output, fmt, options: ExportOptions, force: bool):
+    stats = export_links(records, output, fmt, options, force)
+    for warning in stats.warnings(fmt):
+        click.echo(f"Warning: {warning}", err=True)
+    return stats
 
 
 @contextmanager
@@ -77,13 +109,14 @@ def main():
               help="Encoder: a name from models/ or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Output file (written atomically); default stdout.")
+@output_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, quiet):
+def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, force,
+          src_locale, tgt_locale, quiet):
     """Align the sentences of SRC and TGT."""
+    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
     with user_errors():
+        check_outputs(output_paths(output, fmt, options), force)
         src_units = split_units(read_text(src), src_lang, presplit, keep_empty)
         tgt_units = split_units(read_text(tgt), tgt_lang, presplit, keep_empty)
         encoder = load_encoder(model)
@@ -92,8 +125,8 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
                                  EmbeddingStore(encoder, progress=advance))
-        with atomic_output(output) as stream:
-            write_links(result.links, stream, fmt)
+        options.signature = result.signature
+        write_output(result.links, output, fmt, options, force)
     if not quiet:
         kinds = Counter(link["type"] for link in result.links)
         common = ", ".join(f"{k} {v}" for k, v in kinds.most_common(5))
@@ -102,6 +135,20 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
                    f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded in "
                    f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s", err=True)
         click.echo(result.signature, err=True)
+
+
+@main.command()
+@click.argument("links", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of the src texts.")
+@click.option("--tgt-lang", default="nb", show_default=True, callback=_lang, help="Language of the tgt texts.")
+@output_options
+def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_locale):
+    """Write LINKS (JSONL from `align -f jsonl` or `channel`, perhaps filtered; - for stdin) in
+    another format."""
+    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
+    with user_errors():
+        check_outputs(output_paths(output, fmt, options), force)
+        write_output(read_link_records(links), output, fmt, options, force)
 
 
 @main.command(name="eval")

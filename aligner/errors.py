@@ -11,6 +11,12 @@ class InputError(AlignerError):
     exit_code = 2
 
 
+class UsageError(AlignerError):
+    """Options that do not fit together."""
+
+    exit_code = 2
+
+
 class ModelError(AlignerError):
     """An encoder is unknown, not installed or not available offline."""
 

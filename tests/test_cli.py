@@ -133,7 +133,7 @@ def test_atomic_output_errors_and_no_clobbering(tmp_path):
     existing = tmp_path / "out.tsv"
     existing.write_text("keep me\n", encoding="utf-8")
     with pytest.raises(RuntimeError):
-        with atomic_output(existing) as stream:
+        with atomic_output(existing, force=True) as stream:
             stream.write("half a result")
             raise RuntimeError("interrupted")
     assert existing.read_text(encoding="utf-8") == "keep me\n"
@@ -145,5 +145,5 @@ def test_failed_run_leaves_existing_output_untouched(pair, tmp_path):
     out.write_text("previous result\n", encoding="utf-8")
     empty = tmp_path / "empty.nb"
     empty.write_text("", encoding="utf-8")
-    assert run("align", pair[0], empty, "-o", out).exit_code == 2
+    assert run("align", pair[0], empty, "-o", out, "--force").exit_code == 2
     assert out.read_text(encoding="utf-8") == "previous result\n"

@@ -49,3 +49,22 @@ def test_unrelated_sentence_scores_lower_than_its_translation(e5):
     unrelated = next(l for l in bad if "Katten" in l["tgt"])
     assert unrelated["score"] < good[1]["score"]
     assert unrelated["similarity"] < good[1]["similarity"]
+
+
+def test_align_writes_tmx_and_moses_of_the_real_post(tmp_path):
+    from translate.storage import tmx
+
+    from test_cli import run
+
+    ru, nb = FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt"
+    result = run("align", ru, nb, "-f", "tmx", "-o", tmp_path / "ria.tmx", "--quiet")
+    assert result.exit_code == 0, result.output
+    units = tmx.tmxfile.parsefile(str(tmp_path / "ria.tmx")).units
+    assert len(units) == 7
+    assert units[2].source.startswith("💬 Ответ:") and units[2].target.startswith("💬 Svar:")
+    assert b"x-signature" in (tmp_path / "ria.tmx").read_bytes()
+    result = run("align", ru, nb, "-f", "moses", "-o", tmp_path / "ria", "--quiet")
+    assert result.exit_code == 0, result.output
+    ru_lines = (tmp_path / "ria.ru").read_text(encoding="utf-8").splitlines()
+    nb_lines = (tmp_path / "ria.nb").read_text(encoding="utf-8").splitlines()
+    assert list(zip(ru_lines, nb_lines)) == [(u.source, u.target) for u in units]
