@@ -11,7 +11,8 @@ max_merge; 1-0 and 0-1 are skips). The search minimizes the summed cost of the l
 
 `mu_*` is the mean sentence vector of a side, so `1 - x.mu` is x's expected distance to a random
 sentence of the other side (Vecalign's normalization, computed exactly instead of sampled): one
-skip threshold then works across documents and encoders. The component term charges a merge
+skip threshold then works across documents and encoders. For short documents it is shrunk
+towards the encoder's typical distance between unrelated sentences. The component term charges a merge
 for every sentence in it that on its own looks unrelated to the other side, so a stray line is
 skipped (1-0 / 0-1) instead of being swallowed by a neighbour.
 
@@ -43,6 +44,11 @@ class AlignParams:
     short_unit: float = 10.0  # units shorter than this many characters are cheaper to skip
     max_exact_cells: int = 1_000_000  # larger inputs are searched in a band (two passes)
     band: int = 12  # rows and columns kept around the first pass's path
+    # The encoder's typical distance 1 - x.y between unrelated sentences (models/); a side's
+    # expected distance is shrunk towards it as if `prior_sentences` more sentences were there,
+    # so a document of one or two sentences is not compared only with itself.
+    random_distance: float | None = None
+    prior_sentences: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,15 @@ class _Costs:
 
     def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sim = xs @ ys.T
-        norm = (1.0 - xs @ self.mu_tgt)[:, None] + (1.0 - ys @ self.mu_src)[None, :]
+        norm = (self._expected(1.0 - xs @ self.mu_tgt, len(self.tgt_len))[:, None]
+                + self._expected(1.0 - ys @ self.mu_src, len(self.src_len))[None, :])
         return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
+
+    def _expected(self, distance_to_mean: np.ndarray, sentences: int) -> np.ndarray:
+        p = self.params
+        if p.random_distance is None:
+            return distance_to_mean
+        return (sentences * distance_to_mean + p.prior_sentences * p.random_distance) / (sentences + p.prior_sentences)
 
     def _block_costs(self, a: int, b: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Cost of linking source [i, i+a) to target [k, k+b) for i in rows, k in cols."""

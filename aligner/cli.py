@@ -17,10 +17,13 @@ from .align import AlignParams
 from .embed import EmbeddingStore, load_encoder
 from .errors import AlignerError
 from .evaluate import read_alignment, score
-from .export import FORMATS, ExportOptions, check_outputs, export_links, output_paths
-from .ingest import read_link_records, read_text
+from .errors import NothingToAlignError
+from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, check_directory, check_outputs, export_links,
+                     output_paths, write_channel)
+from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
-from .pipeline import align_units, split_units
+from .pair import PairParams
+from .pipeline import align_channel, align_units, split_units
 
 
 class CliError(click.ClickException):
@@ -53,6 +56,15 @@ def _locale(ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(str(exc)) from None
 
 
+LOCALE_OPTIONS = [
+    click.option("--force", is_flag=True, help="Replace an existing output."),
+    click.option("--src-locale", callback=_locale, metavar="CODE",
+                     help="TMX language code of the source (default from --src-lang: ru-RU)."),
+        click.option("--tgt-locale", callback=_locale, metavar="CODE",
+                     help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
+]
+
+
 def output_options(command):
     """Options shared by every command that writes links."""
     for option in reversed([
@@ -61,11 +73,7 @@ def output_options(command):
         click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                      help="Output file, written atomically; default stdout. For moses a prefix: "
                           "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
-        click.option("--force", is_flag=True, help="Replace an existing output file."),
-        click.option("--src-locale", callback=_locale, metavar="CODE",
-                     help="TMX language code of the source (default from --src-lang: ru-RU)."),
-        click.option("--tgt-locale", callback=_locale, metavar="CODE",
-                     help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
+        *LOCALE_OPTIONS,
     ]):
         command = option(command)
     return command
@@ -149,6 +157,68 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
     with user_errors():
         check_outputs(output_paths(output, fmt, options), force)
         write_output(read_link_records(links), output, fmt, options, force)
+
+
+@main.command()
+@click.argument("source", metavar="INPUT", type=click.Path())
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Folder for pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json and the -f formats.")
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(CHANNEL_FORMATS),
+              help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable).")
+@click.option("--model", default="e5-small", show_default=True,
+              help="Encoder: a name from models/ or st:NAME_OR_PATH (sentence-transformers).")
+@click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
+              help="Most sentences in one link, both sides together.")
+@click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
+              show_default=True, help="Posts whose best pairing confidence is below this stay unpaired.")
+@LOCALE_OPTIONS[0]
+@LOCALE_OPTIONS[1]
+@LOCALE_OPTIONS[2]
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
+def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale, quiet):
+    """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
+
+    INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
+    export folder, or a text dump of the channel's web view."""
+    options = ExportOptions("ru", "nb", src_locale, tgt_locale)
+    with user_errors():
+        check_directory(outdir, force)
+        posts = read_channel(source)
+        encoder = load_encoder(model)
+        console = Console(stderr=True)
+        with console.status("pairing and aligning posts", spinner="dots") if not quiet and console.is_terminal \
+                else _nothing():
+            result = align_channel(posts, encoder, AlignParams(max_merge=max_merge), PairParams(threshold=pair_threshold))
+        if not result.pairs:
+            counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
+            raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
+                                      f"{len(posts)} posts ({counts})")
+        names, warnings = write_channel(result, outdir, formats, options, force)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if not quiet:
+        click.echo(channel_summary(result, outdir, names), err=True)
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def channel_summary(result, outdir, names) -> str:
+    stats = result.stats
+    languages = ", ".join(f"{lang} {n}" for lang, n in sorted(stats["languages"].items(), key=lambda x: -x[1]))
+    reasons = Counter(record["reason"] for record in result.unpaired)
+    kinds = Counter(link["type"] for link in result.links)
+    return "\n".join([
+        f"{stats['posts']} posts: {languages}",
+        f"{stats['pairs']} pairs ({stats['bilingual_pairs']} inside a bilingual post); {stats['unpaired']} unpaired"
+        + "".join(f"\n  {n:4} {reason}" for reason, n in reasons.most_common()),
+        f"{stats['links']} sentence links ({', '.join(f'{k} {v}' for k, v in kinds.most_common(5))}); "
+        f"{stats['strings_embedded_total']} strings embedded",
+        f"wrote {outdir}/: {', '.join(names)}",
+        result.signature,
+    ])
 
 
 @main.command(name="eval")

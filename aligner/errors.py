@@ -27,3 +27,9 @@ class OutputError(AlignerError):
     """The output cannot be written."""
 
     exit_code = 4
+
+
+class NothingToAlignError(AlignerError):
+    """The input was read but holds no Russian–Norwegian pair to align."""
+
+    exit_code = 5

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -88,6 +89,22 @@ def check_outputs(paths: list[Path] | None, force: bool) -> None:
             raise OutputError(f"{path}: exists; use --force to replace it")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _give_usual_mode(temp: str | Path, target: Path, folder: bool = False) -> None:
+    """mkstemp/mkdtemp create owner-only files; give the result the mode of the file it replaces,
+    or what the user's umask gives a new one."""
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else (0o777 if folder else 0o666) & ~_umask()
+        os.chmod(temp, mode)
+    except OSError:
+        pass
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path | None, force: bool = False, binary: bool = False) -> Iterator[IO]:
     """Yield a stream; for a path, write a temp file beside it and rename it into place only when
@@ -110,6 +127,7 @@ def atomic_output(path: str | Path | None, force: bool = False, binary: bool = F
         else:
             with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
                 yield stream
+        _give_usual_mode(temp_name, target)
         os.replace(temp_name, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -119,6 +137,54 @@ def atomic_output(path: str | Path | None, force: bool = False, binary: bool = F
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+def check_directory(path: str | Path, force: bool) -> Path:
+    """Fail early, before any work, when an output folder may not be written."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise OutputError(f"{target}: exists and is not empty; use --force to replace it")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `path` to fill; it becomes `path` only when the block finishes,
+    so a failed or interrupted run leaves no partial folder (and an old one untouched)."""
+    target = check_directory(path, force)
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write here: {exc.strerror or exc}") from None
+    try:
+        yield temp
+        _give_usual_mode(temp, target, folder=True)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(temp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, target)
+    except OSError as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def write_jsonl(records: Iterable[dict], path: Path) -> int:
+    count = 0
+    with atomic_output(path, force=True) as stream:
+        for record in records:
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count
 
 
 def export_links(records: Iterable[dict], output: str | Path | None, fmt: str,
@@ -236,3 +302,27 @@ def _write_tmx(records: Iterable[dict], stream: IO[bytes], options: ExportOption
                     xml.write(unit, pretty_print=True)
             xml.write("\n")
     stream.write(b"\n")
+
+
+CHANNEL_FORMATS = ("jsonl", "tsv", "tmx", "moses")
+
+
+def write_channel(result, outdir: str | Path, formats: Iterable[str], options: ExportOptions,
+                  force: bool = False) -> tuple[list[str], list[str]]:
+    """Fill OUTDIR with pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json and the corpus in
+    the other formats asked (a `ChannelResult`); returns the file names and any warnings."""
+    warnings: list[str] = []
+    with atomic_directory(outdir, force) as folder:
+        write_jsonl(result.pairs, folder / "pairs.jsonl")
+        write_jsonl(result.unpaired, folder / "unpaired.jsonl")
+        write_jsonl(result.links, folder / "corpus.jsonl")
+        for fmt in dict.fromkeys(formats):
+            if fmt != "jsonl":
+                stats = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
+                                     fmt, options, force=True)
+                warnings += stats.warnings(fmt)
+        summary = {"signature": result.signature, **result.stats}
+        with atomic_output(folder / "summary.json", force=True) as stream:
+            stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        names = sorted(path.name for path in folder.iterdir())
+    return names, warnings

@@ -1,4 +1,5 @@
-"""Reading input files: UTF-8 text, with clear errors for what is not."""
+"""Reading input: UTF-8 text files, JSONL link files and Telegram channel exports, with clear
+errors for what cannot be read."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
@@ -112,3 +114,188 @@ def read_link_records(path: str | Path) -> Iterator[dict]:
         yield record
     if not count:
         raise InputError(f"{name}: holds no links")
+
+
+# ---- Telegram channels: Desktop JSON export, Desktop HTML export, text dump of the web view ----
+
+@dataclass
+class Post:
+    """One channel post. In a text dump there are no ids or dates: the id is the 1-based line
+    where the post starts."""
+
+    id: int
+    text: str
+    date: str | None = None  # ISO 8601 as the export gives it
+    forwarded_from: str | None = None
+    position: int = 0  # order in the source
+
+
+_UI_NOISE = {"Please open Telegram to view this post", "VIEW IN TELEGRAM", "Media is too big",
+             "Download Telegram"}
+# Reaction counters closing a post in the web view: `👍1`, `2👍1`, `3🎉2`.
+_REACTIONS = re.compile(r"^\d*(?:[^\w\s\d]+\d+)+$")
+_COUNTER = re.compile(r"^[\d.,]+K? (?:subscribers|photos|videos|files|links|members)$")
+_FORWARDED = re.compile(r"^Forwarded from\s+(.+)$")
+
+
+def read_channel(path: str | Path) -> list[Post]:
+    """The posts of a Telegram Desktop JSON export (`result.json` or its folder), a Telegram
+    Desktop HTML export (its folder or one `messages*.html`), or a text dump of the web view."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "result.json").is_file():
+            return read_telegram_json(path / "result.json")
+        pages = sorted(path.glob("messages*.html"), key=_page_number)
+        if not pages:
+            raise InputError(f"{path}: a folder without result.json or messages.html: "
+                             "not a Telegram Desktop export")
+        return read_telegram_html(pages)
+    text = read_text(path)
+    start = text.lstrip()[:1]
+    if path.suffix.lower() == ".json" or start in "{[":
+        return read_telegram_json(path, text)
+    if path.suffix.lower() in {".html", ".htm"} or start == "<":
+        return read_telegram_html([path], text)
+    return read_telegram_dump(text, path)
+
+
+def read_telegram_dump(text: str, name: str | Path = "<dump>") -> list[Post]:
+    lines = text.split("\n")
+    start = _header_end(lines)
+    posts: list[Post] = []
+    body: list[str] = []
+    first_line = start + 1
+    forwarded = None
+    after_noise = False
+
+    def close() -> None:
+        nonlocal body, forwarded
+        post_text = "\n".join(body).strip("\n")
+        if post_text.strip() or forwarded:
+            posts.append(Post(first_line, post_text, None, forwarded, len(posts)))
+        body, forwarded = [], None
+
+    for number, line in enumerate(lines[start:], start=start + 1):
+        stripped = " ".join(line.split())  # also folds no-break spaces
+        forward = _FORWARDED.match(stripped)
+        if forward:
+            if "".join(body).strip():
+                close()
+            first_line, forwarded = number, forward.group(1)
+        elif _REACTIONS.match(stripped) or (after_noise and stripped.isdigit()):
+            close()  # a bare count after a media placeholder is a reaction with a custom emoji
+            first_line = number + 1
+        elif stripped not in _UI_NOISE:
+            if not "".join(body).strip():
+                first_line = number if not forwarded else first_line
+            body.append(line.rstrip())
+        after_noise = stripped in _UI_NOISE or (after_noise and not stripped)
+    close()
+    return _with_text(posts, name)
+
+
+def _header_end(lines: list[str]) -> int:
+    """Lines before the first post: the channel's name, counters and description, which end
+    at `Download Telegram` when the dump has it."""
+    for number, line in enumerate(lines):
+        stripped = " ".join(line.split())
+        if _REACTIONS.match(stripped) or _FORWARDED.match(stripped):
+            break
+        if stripped == "Download Telegram":
+            return number + 1
+    counters = [n for n, line in enumerate(lines[:10]) if _COUNTER.match(line.strip())]
+    return counters[-1] + 1 if counters and counters[0] == 1 else 0
+
+
+def _with_text(posts: list[Post], name) -> list[Post]:
+    if not any(post.text.strip() for post in posts):
+        raise InputError(f"{name}: no post with text found")
+    return posts
+
+
+def _page_number(page: Path) -> int:
+    digits = page.stem.removeprefix("messages")
+    return int(digits) if digits.isdigit() else 1
+
+
+def _json_text(value) -> str:
+    """A message's `text`: a string, or a list of strings and `{"type", "text"}` entities."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(part if isinstance(part, str) else str(part.get("text", ""))
+                       for part in value if isinstance(part, str | dict))
+    return ""
+
+
+def read_telegram_json(path: str | Path, text: str | None = None) -> list[Post]:
+    path = Path(path)
+    text = read_text(path) if text is None else text
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list):
+        raise InputError(f"{path}: no 'messages' list: not a Telegram Desktop chat export "
+                         "(export one channel as JSON)")
+    posts = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("type", "message") != "message":
+            continue
+        body = _json_text(message.get("text"))
+        if not body.strip() and "text_entities" in message:
+            body = _json_text(message["text_entities"])
+        message_id = message.get("id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise InputError(f"{path}: a message without an integer 'id'")
+        date = message.get("date")
+        posts.append(Post(message_id, body.replace("\r\n", "\n").strip("\n"),
+                          date if isinstance(date, str) else None,
+                          message.get("forwarded_from") if isinstance(message.get("forwarded_from"), str) else None,
+                          len(posts)))
+    return _with_text(posts, path)
+
+
+def _html_date(title: str | None) -> str | None:
+    """`23.12.2025 10:15:00 UTC+03:00` (Telegram Desktop's title) -> `2025-12-23T10:15:00`."""
+    match = re.match(r"(\d\d)\.(\d\d)\.(\d{4}) (\d\d:\d\d:\d\d)", title or "")
+    return f"{match[3]}-{match[2]}-{match[1]}T{match[4]}" if match else None
+
+
+def _element_text(element) -> str:
+    for br in element.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    return element.text_content().strip()
+
+
+def read_telegram_html(pages: list[Path], text: str | None = None) -> list[Post]:
+    from lxml import html
+
+    posts = []
+    for page in pages:
+        page_text = read_text(page) if text is None else text
+        try:
+            root = html.document_fromstring(page_text)
+        except Exception as exc:  # lxml raises ParserError or ValueError for documents it cannot read
+            raise InputError(f"{page}: not readable HTML ({exc})") from None
+        for message in root.xpath('//div[contains(concat(" ", @class, " "), " message ")]'):
+            classes = message.get("class", "").split()
+            match = re.fullmatch(r"message(\d+)", message.get("id", ""))
+            if "service" in classes or not match:
+                continue
+            forwarded = message.xpath('.//div[contains(concat(" ", @class, " "), " forwarded ")]')
+            scope = forwarded[0] if forwarded else message
+            bodies = scope.xpath('./div[@class="text"] | ./div[@class="body"]/div[@class="text"]')
+            body = _element_text(bodies[0]) if bodies else ""  # media without a caption has none
+            forwarded_from = None
+            if forwarded:
+                names = forwarded[0].xpath('./div[@class="from_name"]')
+                if names:
+                    forwarded_from = (names[0].text or "").strip() or None
+            dates = message.xpath('.//div[contains(@class, "date")]/@title')
+            posts.append(Post(int(match[1]), body, _html_date(dates[0] if dates else None),
+                              forwarded_from, len(posts)))
+    if not posts:
+        raise InputError(f"{pages[0]}: no Telegram messages found: not a Telegram Desktop HTML export")
+    return _with_text(posts, pages[0])

@@ -11,7 +11,9 @@ import numpy as np
 from . import __version__
 from .align import AlignParams, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
-from .language import normalize_lang
+from .ingest import Post
+from .language import classify_posts, normalize_lang
+from .pair import PairParams, pair_posts, score_bilingual
 from .score import link_score
 from .segment import split_sentences
 
@@ -66,6 +68,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                 tgt_lang: str = "nb", params: AlignParams = AlignParams(),
                 store: EmbeddingStore | None = None) -> AlignmentResult:
     store = store or EmbeddingStore(encoder)
+    if params.random_distance is None and getattr(encoder, "random_distance", None):
+        params = replace(params, random_distance=encoder.random_distance)
     started = time.perf_counter()
     embedded_before = store.strings_embedded
     src_vectors = store.embed([t for t in src.texts if t])
@@ -137,3 +141,114 @@ def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb",
     params = AlignParams(max_merge=max_merge)
     return align_units(split_units(src, src_lang, presplit), split_units(tgt, tgt_lang, presplit),
                        encoder, src_lang, tgt_lang, params)
+
+
+# ---- A channel: posts in, post pairs and a sentence corpus out ----
+
+POST_EMBED_CHARS = 1000  # a post is embedded by its opening: titles and first paragraphs are translated most closely
+
+
+@dataclass
+class ChannelResult:
+    pairs: list[dict]  # pairs.jsonl
+    unpaired: list[dict]  # unpaired.jsonl
+    links: list[dict]  # corpus.jsonl: link records with the post ids
+    signature: str
+    stats: dict = field(default_factory=dict)
+
+
+def _post_side(post: Post) -> dict:
+    return {"id": post.id, "date": post.date, "text": post.text}
+
+
+def _unpaired(post: Post, lang: str, reason: str, **extra) -> dict:
+    record = {"id": post.id, "date": post.date, "lang": lang, "reason": reason}
+    if post.forwarded_from:
+        record["forwarded_from"] = post.forwarded_from
+    record.update(extra)
+    record["text"] = post.text
+    return record
+
+
+_LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little text to tell its language"}
+
+
+def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = AlignParams(),
+                  pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None) -> ChannelResult:
+    """Route posts by language, pair Russian posts with their Norwegian versions (a bilingual post
+    with itself) and sentence-align every pair."""
+    store = store or EmbeddingStore(encoder)
+    started = time.perf_counter()
+    languages = classify_posts([post.text for post in posts])
+    language_seconds = time.perf_counter() - started
+    ru_posts, nb_posts, bilingual, unpaired = [], [], [], []
+    for post, language in zip(posts, languages):
+        if language.lang == "ru":
+            ru_posts.append(post)
+        elif language.lang == "nb":
+            nb_posts.append(post)
+        elif language.parts:
+            bilingual.append((replace(post, text=language.parts["ru"]), replace(post, text=language.parts["nb"])))
+        elif not post.text.strip():
+            unpaired.append(_unpaired(post, "und", "no text (media without a caption)"))
+        else:
+            reason = _LANGUAGE_REASONS.get(language.lang, f"language {language.lang}: not Russian or Norwegian")
+            unpaired.append(_unpaired(post, language.lang, reason))
+
+    def opening(items: list[Post]) -> np.ndarray:
+        return store.embed([post.text[:POST_EMBED_CHARS] for post in items])
+
+    embed_started = time.perf_counter()
+    ru_vectors, nb_vectors = opening(ru_posts), opening(nb_posts)
+    bi_ru_vectors, bi_nb_vectors = opening([b[0] for b in bilingual]), opening([b[1] for b in bilingual])
+    post_embed_seconds = time.perf_counter() - embed_started
+    pair_started = time.perf_counter()
+    ru_mean = np.concatenate([ru_vectors, bi_ru_vectors]).mean(axis=0) if len(ru_vectors) + len(bi_ru_vectors) else None
+    nb_mean = np.concatenate([nb_vectors, bi_nb_vectors]).mean(axis=0) if len(nb_vectors) + len(bi_nb_vectors) else None
+
+    found: list[tuple[Post, Post, float, dict]] = []
+    for (ru_part, nb_part), ru_vector, nb_vector in zip(bilingual, bi_ru_vectors, bi_nb_vectors):
+        confidence, evidence = score_bilingual(ru_part, nb_part, ru_vector, nb_vector, ru_mean, nb_mean, pair_params)
+        if confidence >= pair_params.threshold:
+            found.append((ru_part, nb_part, confidence, evidence))
+        else:
+            original = next(p for p in posts if p.id == ru_part.id)
+            unpaired.append(_unpaired(original, "ru+nb", "bilingual post whose two parts do not match",
+                                      confidence=round(confidence, 4)))
+    pairs, best = pair_posts(ru_posts, nb_posts, ru_vectors, nb_vectors, ru_mean, nb_mean, pair_params)
+    found += [(ru_posts[p.ru], nb_posts[p.nb], p.confidence, p.evidence) for p in pairs]
+    paired_ru, paired_nb = {p.ru for p in pairs}, {p.nb for p in pairs}
+    for side, items, paired, reason in (("ru", ru_posts, paired_ru, "no Norwegian version found"),
+                                        ("nb", nb_posts, paired_nb, "no Russian original found")):
+        for index, post in enumerate(items):
+            if index not in paired:
+                extra = {"best_candidate": best[(side, index)]} if (side, index) in best else {}
+                unpaired.append(_unpaired(post, side, reason, **extra))
+    pair_seconds = time.perf_counter() - pair_started
+
+    found.sort(key=lambda pair: pair[0].position)
+    unpaired.sort(key=lambda record: next(p.position for p in posts if p.id == record["id"]))
+    pair_records, links = [], []
+    align_stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
+    for ru_post, nb_post, confidence, evidence in found:
+        result = align_units(split_units(ru_post.text, "ru", False), split_units(nb_post.text, "nb", False),
+                             encoder, "ru", "nb", params, store)
+        for key in align_stats:
+            align_stats[key] += result.stats[key]
+        for link in result.links:
+            links.append({**link, "src_post_id": ru_post.id, "tgt_post_id": nb_post.id, "date": ru_post.date})
+        pair_records.append({"ru": _post_side(ru_post), "nb": _post_side(nb_post), "confidence": round(confidence, 4),
+                             "evidence": evidence, "sentence_links": len(result.links)})
+    counts = {}
+    for language in languages:
+        counts[language.lang] = counts.get(language.lang, 0) + 1
+    return ChannelResult(
+        pair_records, unpaired, links,
+        signature(encoder, params, "ru", "nb") + f"|pair_threshold={pair_params.threshold}",
+        {"posts": len(posts), "languages": counts, "pairs": len(pair_records),
+         "bilingual_pairs": sum(1 for r in pair_records if r["evidence"].get("bilingual_post")),
+         "unpaired": len(unpaired), "links": len(links),
+         "language_seconds": round(language_seconds, 3), "post_embed_seconds": round(post_embed_seconds, 3),
+         "pair_seconds": round(pair_seconds, 3), **{k: round(v, 3) for k, v in align_stats.items()},
+         "strings_embedded_total": store.strings_embedded},
+    )

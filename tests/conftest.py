@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_6705d78980be27dd.txt"
+SEED = FIXTURES / "channel" / "seed000.txt"  # the raw dump of seed 000, as published
 
 
 @pytest.fixture(scope="session")
