@@ -185,10 +185,10 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
         check_directory(outdir, force)
         posts = read_channel(source)
         encoder = load_encoder(model)
-        console = Console(stderr=True)
-        with console.status("pairing and aligning posts", spinner="dots") if not quiet and console.is_terminal \
-                else _nothing():
-            result = align_channel(posts, encoder, AlignParams(max_merge=max_merge), PairParams(threshold=pair_threshold))
+        with channel_progress(quiet) as (embedded, pairs_done):
+            result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
+                                   PairParams(threshold=pair_threshold), EmbeddingStore(encoder, progress=embedded),
+                                   pairs_done)
         if not result.pairs:
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
             raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
@@ -201,8 +201,15 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
 
 
 @contextmanager
-def _nothing():
-    yield
+def channel_progress(quiet: bool):
+    """Texts embedded and pairs aligned, on stderr, only on a terminal and without --quiet."""
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description:16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=quiet or not console.is_terminal) as progress:
+        embedding = progress.add_task("texts embedded", total=None)
+        aligning = progress.add_task("pairs aligned", total=None)
+        yield (lambda done: progress.advance(embedding, done),
+               lambda done, total: progress.update(aligning, completed=done, total=total))
 
 
 def channel_summary(result, outdir, names) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -174,9 +175,10 @@ _LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little
 
 
 def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = AlignParams(),
-                  pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None) -> ChannelResult:
+                  pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None,
+                  pairs_done: Callable[[int, int], None] | None = None) -> ChannelResult:
     """Route posts by language, pair Russian posts with their Norwegian versions (a bilingual post
-    with itself) and sentence-align every pair."""
+    with itself) and sentence-align every pair; `pairs_done(done, total)` follows the alignment."""
     store = store or EmbeddingStore(encoder)
     started = time.perf_counter()
     languages = classify_posts([post.text for post in posts])
@@ -230,7 +232,7 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
     unpaired.sort(key=lambda record: next(p.position for p in posts if p.id == record["id"]))
     pair_records, links = [], []
     align_stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
-    for ru_post, nb_post, confidence, evidence in found:
+    for done, (ru_post, nb_post, confidence, evidence) in enumerate(found, start=1):
         result = align_units(split_units(ru_post.text, "ru", False), split_units(nb_post.text, "nb", False),
                              encoder, "ru", "nb", params, store)
         for key in align_stats:
@@ -239,6 +241,8 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
             links.append({**link, "src_post_id": ru_post.id, "tgt_post_id": nb_post.id, "date": ru_post.date})
         pair_records.append({"ru": _post_side(ru_post), "nb": _post_side(nb_post), "confidence": round(confidence, 4),
                              "evidence": evidence, "sentence_links": len(result.links)})
+        if pairs_done:
+            pairs_done(done, len(found))
     counts = {}
     for language in languages:
         counts[language.lang] = counts.get(language.lang, 0) + 1
