@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from collections import Counter
 from contextlib import contextmanager
 
@@ -24,6 +25,7 @@ from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
 from .pipeline import align_channel, align_units, split_units
+from .report import write_report
 
 
 class CliError(click.ClickException):
@@ -174,8 +176,10 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @LOCALE_OPTIONS[0]
 @LOCALE_OPTIONS[1]
 @LOCALE_OPTIONS[2]
+@click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
-def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale, quiet):
+def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale,
+            with_report, quiet):
     """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
 
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
@@ -193,7 +197,7 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
             raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
                                       f"{len(posts)} posts ({counts})")
-        names, warnings = write_channel(result, outdir, formats, options, force)
+        names, warnings = write_channel(result, outdir, formats, options, force, with_report)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     if not quiet:
@@ -226,6 +230,21 @@ def channel_summary(result, outdir, names) -> str:
         f"wrote {outdir}/: {', '.join(names)}",
         result.signature,
     ])
+
+
+@main.command()
+@click.argument("result", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--gold", type=click.Path(dir_okay=False),
+              help="Gold alignment (Vecalign format) of a single-document RESULT: adds P/R/F1 and marks every link.")
+@click.option("--title", default=None, help="Title of the report (default: RESULT's name).")
+@click.option("--force", is_flag=True, help="Replace an existing report.")
+def report(result, output, gold, title, force):
+    """Write a self-contained HTML report of RESULT: links in JSONL (`align -f jsonl`,
+    `convert`), or a `channel` OUTDIR."""
+    with user_errors():
+        check_outputs([Path(output)], force)
+        write_report(result, output, gold=gold, title=title, force=force)
 
 
 @main.command(name="eval")

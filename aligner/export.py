@@ -308,9 +308,10 @@ CHANNEL_FORMATS = ("jsonl", "tsv", "tmx", "moses")
 
 
 def write_channel(result, outdir: str | Path, formats: Iterable[str], options: ExportOptions,
-                  force: bool = False) -> tuple[list[str], list[str]]:
-    """Fill OUTDIR with pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json and the corpus in
-    the other formats asked (a `ChannelResult`); returns the file names and any warnings."""
+                  force: bool = False, report: bool = False) -> tuple[list[str], list[str]]:
+    """Fill OUTDIR with pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json, the corpus in the
+    other formats asked (a `ChannelResult`) and, with `report`, report.html; returns the file names
+    and any warnings."""
     warnings: list[str] = []
     with atomic_directory(outdir, force) as folder:
         write_jsonl(result.pairs, folder / "pairs.jsonl")
@@ -324,5 +325,9 @@ def write_channel(result, outdir: str | Path, formats: Iterable[str], options: E
         summary = {"signature": result.signature, **result.stats}
         with atomic_output(folder / "summary.json", force=True) as stream:
             stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        if report:
+            from .report import write_report
+
+            write_report(folder, folder / "report.html", title=f"Channel corpus: {Path(outdir).name}", force=True)
         names = sorted(path.name for path in folder.iterdir())
     return names, warnings

@@ -1,0 +1,323 @@
+"""A self-contained HTML report of an alignment: summary, plots (inline SVG from matplotlib),
+optional scores against gold, and a side-by-side table of links that can be sorted and filtered
+(a small inline script). No external resources: it opens offline."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from . import __version__
+from .errors import UsageError
+from .evaluate import read_alignment
+from .evaluate import score as evaluate_score
+from .export import atomic_output
+from .ingest import read_link_records
+
+# Rows drawn at once in the table; filtering and sorting work on every link.
+TABLE_ROWS = 2000
+
+
+def link_marks(records: list[dict], gold: list[tuple[tuple, tuple]]) -> list[str]:
+    """Per link: `right` (in gold), `partial` (shares a source and a target sentence with a gold
+    link, Vecalign's lax match) or `wrong`."""
+    exact = set(gold)
+    src_of = {s: g for g in gold for s in g[0]}
+    tgt_of = {t: g for g in gold for t in g[1]}
+    marks = []
+    for record in records:
+        link = (tuple(record["src_ids"]), tuple(record["tgt_ids"]))
+        if link in exact:
+            marks.append("right")
+        elif any(src_of.get(s) is not None and src_of.get(s) == tgt_of.get(t) for s in link[0] for t in link[1]):
+            marks.append("partial")
+        else:
+            marks.append("wrong")
+    return marks
+
+
+def summarize(records: list[dict]) -> dict:
+    documents = {(r.get("src_post_id"), r.get("tgt_post_id")) for r in records}
+    sides = {}
+    for side in ("src", "tgt"):
+        units = {(r.get(f"{side}_post_id"), i) for r in records for i in r[f"{side}_ids"]}
+        covered = {(r.get(f"{side}_post_id"), i) for r in records if r["src_ids"] and r["tgt_ids"]
+                   for i in r[f"{side}_ids"]}
+        sides[side] = {"sentences": len(units), "covered": len(covered)}
+    scores = [r["score"] for r in records if isinstance(r.get("score"), int | float)]
+    flags = Counter(flag for r in records for flag in r.get("flags") or [])
+    return {"documents": len(documents), "links": len(records), "sides": sides,
+            "types": Counter(r["type"] for r in records), "mean_score": sum(scores) / len(scores) if scores else None,
+            "flags": flags}
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight",
+                   metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def plots(records: list[dict], marks: list[str] | None) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.hashsalt": "aligner", "svg.fonttype": "none", "font.size": 9})
+    from matplotlib.figure import Figure
+
+    scores = [r.get("score") for r in records]
+    known = [(i, s) for i, s in enumerate(scores) if isinstance(s, int | float)]
+    out = {}
+
+    figure = Figure(figsize=(4.2, 2.6))
+    axes = figure.subplots()
+    if marks:
+        groups = [[s for i, s in known if marks[i] == m] for m in ("right", "partial", "wrong")]
+        axes.hist(groups, bins=20, range=(0, 1), stacked=True, color=["#3a7d44", "#e0a030", "#c0392b"],
+                  label=["right", "partial", "wrong"])
+        axes.legend(frameon=False)
+    else:
+        axes.hist([s for _, s in known], bins=20, range=(0, 1), color="#3b6ea8")
+    axes.set_xlabel("score")
+    axes.set_ylabel("links")
+    axes.set_title("Score histogram")
+    out["score histogram"] = _svg(figure)
+
+    figure = Figure(figsize=(4.2, 2.6))
+    axes = figure.subplots()
+    types = Counter(r["type"] for r in records).most_common(10)
+    axes.bar([t for t, _ in types], [n for _, n in types], color="#3b6ea8")
+    axes.set_ylabel("links")
+    axes.set_title("Link types")
+    out["link types"] = _svg(figure)
+
+    figure = Figure(figsize=(4.2, 2.6))
+    axes = figure.subplots()
+    ratios = [math.log2((len(r["tgt"]) + 1) / (len(r["src"]) + 1)) for r in records if r["src"] and r["tgt"]]
+    axes.hist(ratios, bins=30, color="#3b6ea8")
+    axes.set_xlabel("log2(target length / source length)")
+    axes.set_ylabel("links")
+    axes.set_title("Length ratio")
+    out["length ratio"] = _svg(figure)
+
+    figure = Figure(figsize=(8.6, 2.4))
+    axes = figure.subplots()
+    colors = ["#c0392b" if marks and marks[i] == "wrong" else "#e0a030" if marks and marks[i] == "partial"
+              else "#3b6ea8" for i, _ in known]
+    axes.scatter([i for i, _ in known], [s for _, s in known], s=6, c=colors)
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("link, in document order")
+    axes.set_ylabel("score")
+    axes.set_title("Score along the document")
+    out["score along the document"] = _svg(figure)
+    return out
+
+
+def write_report(result: str | Path, output: str | Path, *, gold: str | Path | None = None,
+                 title: str | None = None, force: bool = False) -> None:
+    """Read RESULT (a JSONL file of links, or a channel OUTDIR) and write the report atomically."""
+    result = Path(result)
+    signature, extra = None, {}
+    source = result
+    if result.is_dir():
+        source = result / "corpus.jsonl"
+        summary_path = result / "summary.json"
+        if summary_path.is_file():
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            signature = summary.get("signature")
+            extra = {"posts": summary.get("posts"), "post pairs": summary.get("pairs"),
+                     "unpaired posts": summary.get("unpaired")}
+    records = list(read_link_records(source))
+    gold_links = read_alignment(gold) if gold else None
+    if gold_links is not None and len({(r.get("src_post_id"), r.get("tgt_post_id")) for r in records}) > 1:
+        raise UsageError(f"{result}: --gold needs a single-document result; this one holds several post pairs")
+    page = build_report(records, title=title or f"Alignment report: {result.name}", gold=gold_links,
+                        signature=signature, extra={k: v for k, v in extra.items() if v is not None})
+    with atomic_output(output, force=force) as stream:
+        stream.write(page)
+
+
+def _json_for_script(value) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def build_report(records: list[dict], *, title: str = "Alignment report", gold=None,
+                 signature: str | None = None, extra: dict | None = None) -> str:
+    """The report as one HTML string. `gold` is a list of (src ids, tgt ids) for a single document;
+    `extra` adds lines to the summary (e.g. the channel's posts and pairs)."""
+    marks = link_marks(records, gold) if gold is not None else None
+    summary = summarize(records)
+    figures = plots(records, marks)
+    rows = []
+    for index, record in enumerate(records):
+        rows.append({"n": index, "s": ",".join(map(str, record["src_ids"])), "t": ",".join(map(str, record["tgt_ids"])),
+                     "type": record["type"], "score": record.get("score"), "flags": record.get("flags") or [],
+                     "src": record["src"], "tgt": record["tgt"],
+                     "post": (f"{record.get('src_post_id')}→{record.get('tgt_post_id')}"
+                              if record.get("src_post_id") is not None else None),
+                     "mark": marks[index] if marks else None})
+    facts = [("links", f"{summary['links']:,}"), ("documents", f"{summary['documents']:,}")]
+    for side, name in (("src", "source"), ("tgt", "target")):
+        counts = summary["sides"][side]
+        share = counts["covered"] / counts["sentences"] if counts["sentences"] else 0.0
+        facts.append((f"{name} sentences", f"{counts['sentences']:,} ({counts['covered']:,} in pairs, {share:.1%})"))
+    facts.append(("link types", ", ".join(f"{t} {n}" for t, n in summary["types"].most_common())))
+    if summary["mean_score"] is not None:
+        facts.append(("mean score", f"{summary['mean_score']:.3f}"))
+    if summary["flags"]:
+        facts.append(("flags", ", ".join(f"{f} {n}" for f, n in summary["flags"].most_common())))
+    for key, value in (extra or {}).items():
+        facts.append((key, str(value)))
+    scores_html = ""
+    if gold is not None:
+        test = [(tuple(r["src_ids"]), tuple(r["tgt_ids"])) for r in records]
+        result = evaluate_score([gold], [test])
+        counts = Counter(marks)
+        scores_html = (
+            '<section><h2>Against gold</h2><table class="scores"><tr><th></th><th>precision</th><th>recall</th>'
+            "<th>F1</th></tr>"
+            + "".join(f"<tr><th>{kind}</th>" + "".join(
+                f"<td>{getattr(result, f'{m}_{kind}'):.4f}</td>" for m in ("precision", "recall", "f1")) + "</tr>"
+                for kind in ("strict", "lax"))
+            + f"</table><p>{len(gold)} gold links; predicted links: {counts['right']} right, "
+            f"{counts['partial']} partial (lax match only), {counts['wrong']} wrong.</p></section>")
+    facts_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
+    figures_html = "".join(f'<figure class="plot" data-plot="{html.escape(name)}">{svg}</figure>'
+                           for name, svg in figures.items())
+    mark_header = "<th data-key=\"mark\">gold</th>" if marks else ""
+    with_posts = any(row["post"] for row in rows)
+    return _PAGE.format(
+        title=html.escape(title), version=__version__, signature=html.escape(signature or ""),
+        facts=facts_html, scores=scores_html, figures=figures_html, mark_header=mark_header,
+        mark_col='<col class="mark">' if marks else "",
+        post_col='<col class="post">' if with_posts else "",
+        post_header='<th data-key="post">posts</th>' if with_posts else "",
+        limit=TABLE_ROWS, data=_json_for_script(rows), style=_STYLE, script=_SCRIPT)
+
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1400px;padding:1em 2em;color:#222}
+h1{font-size:1.5em;margin:.2em 0} h2{font-size:1.15em;margin:1.2em 0 .4em}
+.signature{color:#666;font:12px monospace;word-break:break-all}
+table.facts th,table.scores th{text-align:left;padding-right:1em;font-weight:600}
+table.scores td{padding:0 .8em;font-variant-numeric:tabular-nums}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{margin:0}.plot svg{max-width:100%;height:auto}
+.controls{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.5em 0}
+#links{border-collapse:collapse;width:100%;table-layout:fixed}
+#links th{position:sticky;top:0;background:#eee;cursor:pointer;text-align:left;padding:4px;user-select:none}
+#links td{border-top:1px solid #ddd;padding:4px;vertical-align:top;overflow-wrap:anywhere;white-space:pre-wrap}
+#links col.num{width:4em}#links col.ids{width:5.5em}#links col.type{width:3.5em}#links col.score{width:4.5em}
+#links col.flags{width:8em}#links col.post{width:7em}#links col.mark{width:4.5em}
+.flag{display:inline-block;background:#fde2c4;border-radius:3px;padding:0 3px;margin:1px;font-size:11px}
+.mark-wrong{color:#c0392b;font-weight:600}.mark-partial{color:#b7791f}.mark-right{color:#3a7d44}
+#shown{color:#555}
+"""
+
+_SCRIPT = """
+const rows = JSON.parse(document.getElementById('link-data').textContent);
+const body = document.querySelector('#links tbody');
+const limit = Number(document.getElementById('links').dataset.limit);
+const withPosts = rows.some(r => r.post);
+let sortKey = 'n', sortDir = 1;
+function colour(score) {
+  if (score === null || score === undefined) return '';
+  return 'hsl(' + Math.round(120 * score) + ',70%,88%)';
+}
+function cell(text, cls) {
+  const td = document.createElement('td');
+  if (cls) td.className = cls;
+  td.textContent = text;
+  return td;
+}
+function render() {
+  const min = Number(document.getElementById('min-score').value);
+  const max = Number(document.getElementById('max-score').value);
+  const query = document.getElementById('search').value.toLowerCase();
+  const flagged = document.getElementById('flagged').checked;
+  let shown = rows.filter(r => {
+    const s = r.score === null ? 0 : r.score;
+    if (s < min || s > max) return false;
+    if (flagged && !r.flags.length && r.mark !== 'wrong' && r.mark !== 'partial') return false;
+    return !query || r.src.toLowerCase().includes(query) || r.tgt.toLowerCase().includes(query);
+  });
+  shown.sort((a, b) => {
+    const x = a[sortKey], y = b[sortKey];
+    if (x === y) return a.n - b.n;
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * sortDir;
+  });
+  document.getElementById('shown').textContent =
+    shown.length + ' of ' + rows.length + ' links' + (shown.length > limit ? ' (first ' + limit + ' drawn)' : '');
+  const fragment = document.createDocumentFragment();
+  for (const r of shown.slice(0, limit)) {
+    const tr = document.createElement('tr');
+    tr.style.background = colour(r.score);
+    tr.appendChild(cell(String(r.n)));
+    if (withPosts) tr.appendChild(cell(r.post || ''));
+    tr.appendChild(cell(r.s));
+    tr.appendChild(cell(r.t));
+    tr.appendChild(cell(r.type));
+    tr.appendChild(cell(r.score === null ? '' : r.score.toFixed(3)));
+    const flags = cell('');
+    for (const f of r.flags) { const span = document.createElement('span'); span.className = 'flag'; span.textContent = f; flags.appendChild(span); }
+    tr.appendChild(flags);
+    if (r.mark) tr.appendChild(cell(r.mark, 'mark-' + r.mark));
+    tr.appendChild(cell(r.src));
+    tr.appendChild(cell(r.tgt));
+    fragment.appendChild(tr);
+  }
+  body.replaceChildren(fragment);
+}
+document.querySelectorAll('#links th[data-key]').forEach(th => th.addEventListener('click', () => {
+  const key = th.dataset.key;
+  sortDir = sortKey === key ? -sortDir : 1;
+  sortKey = key;
+  render();
+}));
+for (const id of ['min-score', 'max-score', 'search', 'flagged']) {
+  document.getElementById(id).addEventListener('input', render);
+}
+render();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="aligner {version}">
+<title>{title}</title>
+<style>{style}</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="signature">{signature}</p>
+<section><h2>Summary</h2><table class="facts">{facts}</table></section>
+{scores}
+<section><h2>Plots</h2><div class="plots">{figures}</div></section>
+<section><h2>Links</h2>
+<div class="controls">
+<label>score from <input id="min-score" type="number" min="0" max="1" step="0.05" value="0"></label>
+<label>to <input id="max-score" type="number" min="0" max="1" step="0.05" value="1"></label>
+<label>text <input id="search" type="search" placeholder="words in either side"></label>
+<label><input id="flagged" type="checkbox"> only flagged or wrong</label>
+<span id="shown"></span>
+</div>
+<table id="links" data-limit="{limit}">
+<colgroup><col class="num">{post_col}<col class="ids"><col class="ids"><col class="type"><col class="score"><col class="flags">{mark_col}<col><col></colgroup>
+<thead><tr><th data-key="n">#</th>{post_header}<th data-key="s">src</th><th data-key="t">tgt</th><th data-key="type">type</th>
+<th data-key="score">score</th><th>flags</th>{mark_header}<th data-key="src">source text</th><th data-key="tgt">target text</th></tr></thead>
+<tbody></tbody>
+</table>
+</section>
+<script type="application/json" id="link-data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""

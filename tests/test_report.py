@@ -1,0 +1,134 @@
+"""The HTML report: marks against gold, summary, and the page itself in a real browser (headless
+Chromium through Playwright): no script errors, plots and table there, filtering and sorting
+work; a screenshot is saved."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from aligner.report import build_report, link_marks, summarize
+from test_cli import one_line_error, run
+from test_export import seed_records
+
+
+def test_marks_against_gold():
+    gold = [((0,), (0,)), ((1, 2), (1,)), ((3,), ())]
+    records = [{"src_ids": [0], "tgt_ids": [0]}, {"src_ids": [1], "tgt_ids": [1]},
+               {"src_ids": [2], "tgt_ids": []}, {"src_ids": [3], "tgt_ids": []}]
+    assert link_marks(records, gold) == ["right", "partial", "wrong", "right"]
+
+
+def test_summary_counts_sentences_and_coverage():
+    records = seed_records()
+    summary = summarize(records)
+    assert summary["links"] == len(records) and summary["documents"] == 2  # the gold post + one with post ids
+    assert summary["types"]["1-0"] == 1 and summary["types"]["0-1"] == 1
+    src = summary["sides"]["src"]
+    assert src["sentences"] == 30 and src["covered"] == 29  # one Russian sentence has no counterpart
+
+
+def test_report_is_self_contained_and_escapes_text(tmp_path):
+    page = build_report(seed_records(), title="Seed <report>", gold=None, signature="sig|x")
+    assert not re.search(r"""(src|href)=["']?https?:|url\(\s*["']?https?:|<link|@import""", page)
+    assert "Seed &lt;report&gt;" in page
+    assert page.count("<svg") == 4
+    data = re.search(r'<script type="application/json" id="link-data">(.*?)</script>', page, re.S).group(1)
+    rows = json.loads(data)
+    assert rows[-1]["src"].startswith("Пресс-релиз «A & B» <срочно>")
+    assert "</script" not in data
+
+
+def browser_or_skip():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        chromium = None
+    if not chromium:
+        if os.environ.get("ALIGNER_REQUIRE_BROWSER") == "1":
+            pytest.fail("the browser test must run here: chromium or playwright is missing")
+        pytest.skip("needs chromium and playwright (.ci/run installs both)")
+    return chromium
+
+
+def open_in_browser(path, chromium, screenshot):
+    from playwright.sync_api import sync_playwright
+
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(path.as_uri())
+        facts = {
+            "plots": page.locator("figure.plot svg").count(),
+            "rows": page.locator("#links tbody tr").count(),
+            "shown": page.locator("#shown").inner_text(),
+            "gold_marks": page.locator("#links td.mark-right").count(),
+        }
+        page.screenshot(path=str(screenshot), full_page=True)
+        page.fill("#min-score", "0.95")
+        facts["rows_above_095"] = page.locator("#links tbody tr").count()
+        page.fill("#min-score", "0")
+        page.click('th[data-key="score"]')
+        score_column = 1 + [t.strip() for t in page.locator("#links thead th").all_inner_texts()].index("score")
+        facts["first_score_sorted"] = page.locator(f"#links tbody tr td:nth-child({score_column})").first.inner_text()
+        page.fill("#search", "Пресс-релиз")
+        facts["rows_search"] = page.locator("#links tbody tr").count()
+        browser.close()
+    return facts, errors
+
+
+def test_report_in_headless_chromium(tmp_path):
+    chromium = browser_or_skip()
+    records = seed_records()
+    (tmp_path / "links.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                          encoding="utf-8")
+    result = run("report", tmp_path / "links.jsonl", "-o", tmp_path / "report.html")
+    assert result.exit_code == 0, result.output
+    facts, errors = open_in_browser(tmp_path / "report.html", chromium, tmp_path / "report.png")
+    assert errors == []
+    assert facts["plots"] == 4
+    assert facts["rows"] == len(records) and facts["shown"] == f"{len(records)} of {len(records)} links"
+    expected_high = sum(1 for r in records if r["score"] >= 0.95)
+    assert facts["rows_above_095"] == expected_high < len(records)
+    assert facts["first_score_sorted"] == f"{min(r['score'] for r in records):.3f}"
+    assert facts["rows_search"] == 1
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_report_with_gold_in_browser(tmp_path):
+    chromium = browser_or_skip()
+    records = [r for r in seed_records() if "src_post_id" not in r]  # the single gold document
+    (tmp_path / "links.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                          encoding="utf-8")
+    gold = tmp_path / "gold.txt"
+    links = [f"[{','.join(map(str, r['src_ids']))}]:[{','.join(map(str, r['tgt_ids']))}]" for r in records]
+    links[3] = "[3,4]:[3]"  # one gold link differs from the result
+    del links[4]
+    gold.write_text("\n".join(links) + "\n", encoding="utf-8")
+    result = run("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "report.html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Against gold" in page and "partial (lax match only)" in page
+    facts, errors = open_in_browser(tmp_path / "report.html", chromium, tmp_path / "gold.png")
+    assert errors == [] and facts["plots"] == 4
+    assert facts["gold_marks"] == len(records) - 2
+
+
+def test_report_errors(tmp_path):
+    records = seed_records()
+    (tmp_path / "links.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                          encoding="utf-8")
+    gold = tmp_path / "gold.txt"
+    gold.write_text("[0]:[0]\n", encoding="utf-8")
+    one_line_error(run("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "r.html"), 2,
+                   "single-document")
+    one_line_error(run("report", tmp_path / "missing.jsonl", "-o", tmp_path / "r.html"), 2, "no such file")
+    (tmp_path / "r.html").write_text("old", encoding="utf-8")
+    one_line_error(run("report", tmp_path / "links.jsonl", "-o", tmp_path / "r.html"), 4, "use --force")
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == "old"
