@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 from .align import AlignParams
-from .embed import EmbeddingStore, load_encoder
+from .embed import DiskCache, EmbeddingStore, default_cache_dir, load_encoder
 from .errors import AlignerError
 from .evaluate import read_alignment, score
 from .errors import NothingToAlignError
@@ -65,6 +65,21 @@ LOCALE_OPTIONS = [
         click.option("--tgt-locale", callback=_locale, metavar="CODE",
                      help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
 ]
+
+
+def cache_options(command):
+    for option in reversed([
+        click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+                     help="Folder of the embedding cache (default: ALIGNER_CACHE_DIR or ~/.cache/aligner)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
+    ]):
+        command = option(command)
+    return command
+
+
+def embedding_store(encoder, cache_dir, no_cache, progress) -> EmbeddingStore:
+    cache = None if no_cache else DiskCache(cache_dir or default_cache_dir(), encoder.signature)
+    return EmbeddingStore(encoder, progress=progress, cache=cache)
 
 
 def output_options(command):
@@ -120,9 +135,10 @@ def main():
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
 @output_options
+@cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, force,
-          src_locale, tgt_locale, quiet):
+          src_locale, tgt_locale, cache_dir, no_cache, quiet):
     """Align the sentences of SRC and TGT."""
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
     with user_errors():
@@ -134,7 +150,7 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         total = len((set(src_units.texts) | set(tgt_units.texts)) - {""})  # empty units are not embedded
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
-                                 EmbeddingStore(encoder, progress=advance))
+                                 embedding_store(encoder, cache_dir, no_cache, advance))
         options.signature = result.signature
         write_output(result.links, output, fmt, options, force)
     if not quiet:
@@ -142,7 +158,8 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         common = ", ".join(f"{k} {v}" for k, v in kinds.most_common(5))
         stats = result.stats
         click.echo(f"{len(result.links)} links ({common}) from {stats['src_units']} + "
-                   f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded in "
+                   f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded "
+                   f"({stats['cache_hits']} more read from the cache) in "
                    f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s", err=True)
         click.echo(result.signature, err=True)
 
@@ -177,9 +194,10 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @LOCALE_OPTIONS[1]
 @LOCALE_OPTIONS[2]
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
+@cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale,
-            with_report, quiet):
+            with_report, cache_dir, no_cache, quiet):
     """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
 
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
@@ -191,7 +209,8 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
         encoder = load_encoder(model)
         with channel_progress(quiet) as (embedded, pairs_done):
             result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
-                                   PairParams(threshold=pair_threshold), EmbeddingStore(encoder, progress=embedded),
+                                   PairParams(threshold=pair_threshold),
+                                   embedding_store(encoder, cache_dir, no_cache, embedded),
                                    pairs_done)
         if not result.pairs:
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
@@ -226,7 +245,7 @@ def channel_summary(result, outdir, names) -> str:
         f"{stats['pairs']} pairs ({stats['bilingual_pairs']} inside a bilingual post); {stats['unpaired']} unpaired"
         + "".join(f"\n  {n:4} {reason}" for reason, n in reasons.most_common()),
         f"{stats['links']} sentence links ({', '.join(f'{k} {v}' for k, v in kinds.most_common(5))}); "
-        f"{stats['strings_embedded_total']} strings embedded",
+        f"{stats['strings_embedded_total']} strings embedded, {stats['cache_hits']} read from the cache",
         f"wrote {outdir}/: {', '.join(names)}",
         result.signature,
     ])

@@ -7,8 +7,10 @@ Nothing is downloaded unless ALIGNER_ALLOW_DOWNLOAD=1 is set.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -17,7 +19,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, OutputError
 
 ST_PREFIX = "st:"
 
@@ -162,22 +164,81 @@ def load_encoder(spec: str) -> Encoder:
                                       calibration=desc.get("score"), random_distance=desc.get("random_distance"))
 
 
+def default_cache_dir() -> Path:
+    """`ALIGNER_CACHE_DIR`, else the user's cache folder (~/.cache/aligner on Linux)."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("ALIGNER_CACHE_DIR") or user_cache_dir("aligner"))
+
+
+class DiskCache:
+    """Vectors on disk (SQLite), keyed by the encoder's signature and the text; each batch is
+    committed as soon as it is embedded, so an interrupted run loses at most one batch."""
+
+    def __init__(self, folder: str | Path, signature: str):
+        self.path = Path(folder) / "embeddings.sqlite3"
+        self.signature = signature
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30)
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"{self.path}: cannot use this embedding cache ({exc}); "
+                              "choose another with --cache or turn it off with --no-cache") from None
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.signature}\0{text}".encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, texts: list[str], dim: int) -> dict[str, np.ndarray]:
+        found = {}
+        keys = {self._key(t): t for t in texts}
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+            for key, blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape == (dim,):
+                    found[keys[key]] = vector
+        return found
+
+    def put(self, texts: list[str], vectors: np.ndarray) -> None:
+        rows = [(self._key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        self._db.commit()
+
+
 @dataclass
 class EmbeddingStore:
-    """Embeds each distinct text once, in batches sorted by length, and keeps the vectors."""
+    """Embeds each distinct text once, in batches sorted by length, and keeps the vectors;
+    with a disk cache, texts embedded by an earlier run are read back instead."""
 
     encoder: Encoder
     batch_size: int = 32
     progress: Callable[[int], None] | None = None  # called with the number of texts just embedded
+    cache: DiskCache | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     strings_embedded: int = 0
+    cache_hits: int = 0
 
     def embed(self, texts: list[str]) -> np.ndarray:
         missing = sorted({t for t in texts if t not in self.vectors}, key=len)
+        if self.cache and missing:
+            cached = self.cache.get(missing, self.encoder.dim)
+            self.vectors.update(cached)
+            self.cache_hits += len(cached)
+            if self.progress and cached:
+                self.progress(len(cached))
+            missing = [t for t in missing if t not in cached]
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
-            for text, vector in zip(batch, self.encoder.encode(batch)):
+            vectors = self.encoder.encode(batch)
+            for text, vector in zip(batch, vectors):
                 self.vectors[text] = vector
+            if self.cache:
+                self.cache.put(batch, vectors)
             self.strings_embedded += len(batch)
             if self.progress:
                 self.progress(len(batch))

@@ -72,7 +72,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     if params.random_distance is None and getattr(encoder, "random_distance", None):
         params = replace(params, random_distance=encoder.random_distance)
     started = time.perf_counter()
-    embedded_before = store.strings_embedded
+    embedded_before, hits_before = store.strings_embedded, store.cache_hits
     src_vectors = store.embed([t for t in src.texts if t])
     tgt_vectors = store.embed([t for t in tgt.texts if t])
     embed_seconds = time.perf_counter() - started
@@ -97,6 +97,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         {
             "src_units": len(src.texts), "tgt_units": len(tgt.texts),
             "strings_embedded": store.strings_embedded - embedded_before,
+            "cache_hits": store.cache_hits - hits_before,
             "embed_seconds": round(embed_seconds, 3),
             "align_seconds": round(total - embed_seconds, 3), "seconds": round(total, 3),
         },
@@ -254,5 +255,5 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
          "unpaired": len(unpaired), "links": len(links),
          "language_seconds": round(language_seconds, 3), "post_embed_seconds": round(post_embed_seconds, 3),
          "pair_seconds": round(pair_seconds, 3), **{k: round(v, 3) for k, v in align_stats.items()},
-         "strings_embedded_total": store.strings_embedded},
+         "strings_embedded_total": store.strings_embedded, "cache_hits": store.cache_hits},
     )
