@@ -3,6 +3,7 @@ by the stage modules."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from pathlib import Path
@@ -65,6 +66,21 @@ LOCALE_OPTIONS = [
         click.option("--tgt-locale", callback=_locale, metavar="CODE",
                      help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
 ]
+
+
+def _encoding(ctx, param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r}") from None
+
+
+ENCODING_OPTION = click.option(
+    "--encoding", callback=_encoding, metavar="NAME",
+    help="Read the input in this encoding (e.g. cp1251, koi8-r, latin-1); default UTF-8, or a "
+         "legacy encoding detected and reported.")
 
 
 def cache_options(command):
@@ -135,16 +151,18 @@ def main():
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
 @output_options
+@ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, force,
-          src_locale, tgt_locale, cache_dir, no_cache, quiet):
+          src_locale, tgt_locale, encoding, cache_dir, no_cache, quiet):
     """Align the sentences of SRC and TGT."""
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
     with user_errors():
         check_outputs(output_paths(output, fmt, options), force)
-        src_units = split_units(read_text(src), src_lang, presplit, keep_empty)
-        tgt_units = split_units(read_text(tgt), tgt_lang, presplit, keep_empty)
+        notes: list[str] = []
+        src_units = split_units(read_text(src, encoding, notes), src_lang, presplit, keep_empty)
+        tgt_units = split_units(read_text(tgt, encoding, notes), tgt_lang, presplit, keep_empty)
         encoder = load_encoder(model)
         params = AlignParams(max_merge=max_merge)
         total = len((set(src_units.texts) | set(tgt_units.texts)) - {""})  # empty units are not embedded
@@ -154,6 +172,8 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         options.signature = result.signature
         write_output(result.links, output, fmt, options, force)
     if not quiet:
+        for note in notes:
+            click.echo(note, err=True)
         kinds = Counter(link["type"] for link in result.links)
         common = ", ".join(f"{k} {v}" for k, v in kinds.most_common(5))
         stats = result.stats
@@ -194,10 +214,11 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @LOCALE_OPTIONS[1]
 @LOCALE_OPTIONS[2]
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
+@ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale,
-            with_report, cache_dir, no_cache, quiet):
+            with_report, encoding, cache_dir, no_cache, quiet):
     """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
 
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
@@ -205,7 +226,8 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
     options = ExportOptions("ru", "nb", src_locale, tgt_locale)
     with user_errors():
         check_directory(outdir, force)
-        posts = read_channel(source)
+        notes: list[str] = []
+        posts = read_channel(source, encoding, notes)
         encoder = load_encoder(model)
         with channel_progress(quiet) as (embedded, pairs_done):
             result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
@@ -220,6 +242,8 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     if not quiet:
+        for note in notes:
+            click.echo(note, err=True)
         click.echo(channel_summary(result, outdir, names), err=True)
 
 

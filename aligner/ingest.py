@@ -3,6 +3,7 @@ errors for what cannot be read."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
@@ -15,10 +16,52 @@ from .errors import InputError
 MAX_INPUT_BYTES = 200 * 1024 * 1024
 
 
-def read_text(path: str | Path) -> str:
-    """The file's text (UTF-8, a BOM is dropped, line ends normalized to \\n).
+# Legacy encodings a Russian or Norwegian text file may come in; the detector chooses among them.
+LEGACY_ENCODINGS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "mac_cyrillic", "cp1252", "latin_1",
+                    "iso8859_15")
 
-    Raises InputError for a missing, unreadable, empty, binary or non-UTF-8 file."""
+
+def _case_breaks(text: str) -> int:
+    """Lower-case letters followed by a capital (`рТЙЧЕФ`): what KOI8-R read as cp1251 looks like."""
+    return sum(1 for a, b in zip(text, text[1:]) if a.islower() and b.isupper())
+
+
+def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[str, str | None]:
+    """The text of `data`, and the legacy encoding it was decoded from (None for UTF-8/UTF-16).
+
+    UTF-8 (a BOM is dropped) unless `encoding` is given; UTF-16 with a BOM; otherwise a legacy
+    encoding found by charset-normalizer among LEGACY_ENCODINGS."""
+    if encoding:
+        try:
+            return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: not valid {encoding} at byte offset {exc.start}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: not valid UTF-16 at byte offset {exc.start}") from None
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{name}: looks binary (contains NUL bytes), expected text")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+    from charset_normalizer import from_bytes
+
+    candidates = [(str(match), match.encoding) for match in from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS))]
+    if not candidates:
+        raise InputError(f"{name}: not valid UTF-8 at byte offset {offset}, and no legacy encoding fits; "
+                         "give --encoding")
+    text, found = min(candidates, key=lambda c: _case_breaks(c[0][:100_000]))
+    return text, found
+
+
+def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> str:
+    """The file's text, line ends normalized to \\n (see `decode` for encodings). A legacy
+    encoding that had to be detected is reported in `notes`.
+
+    Raises InputError for a missing, unreadable, empty, binary or undecodable file."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -32,12 +75,9 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if b"\x00" in data[:65536]:
-        raise InputError(f"{path}: looks binary (contains NUL bytes), expected UTF-8 text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 at byte offset {exc.start}") from None
+    text, detected = decode(data, path, encoding)
+    if detected and notes is not None:
+        notes.append(f"{path}: not UTF-8; read as {detected} (detected; --encoding forces another)")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(f"{path}: is empty")
@@ -138,9 +178,10 @@ _COUNTER = re.compile(r"^[\d.,]+K? (?:subscribers|photos|videos|files|links|memb
 _FORWARDED = re.compile(r"^Forwarded from\s+(.+)$")
 
 
-def read_channel(path: str | Path) -> list[Post]:
+def read_channel(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> list[Post]:
     """The posts of a Telegram Desktop JSON export (`result.json` or its folder), a Telegram
-    Desktop HTML export (its folder or one `messages*.html`), or a text dump of the web view."""
+    Desktop HTML export (its folder or one `messages*.html`), or a text dump of the web view
+    (in UTF-8 or a legacy encoding, see `read_text`)."""
     path = Path(path)
     if path.is_dir():
         if (path / "result.json").is_file():
@@ -150,7 +191,7 @@ def read_channel(path: str | Path) -> list[Post]:
             raise InputError(f"{path}: a folder without result.json or messages.html: "
                              "not a Telegram Desktop export")
         return read_telegram_html(pages)
-    text = read_text(path)
+    text = read_text(path, encoding, notes)
     start = text.lstrip()[:1]
     if path.suffix.lower() == ".json" or start in "{[":
         return read_telegram_json(path, text)

@@ -49,7 +49,12 @@ def test_binary_file(pair, tmp_path):
 def test_wrongly_encoded_file(pair, tmp_path):
     cp1251 = tmp_path / "cp1251.ru"
     cp1251.write_bytes("Привет, мир.".encode("cp1251"))
-    one_line_error(run("align", cp1251, pair[1]), 2, "not valid UTF-8 at byte offset 0")
+    one_line_error(run("align", cp1251, pair[1], "--encoding", "utf-8"), 2, "not valid utf-8 at byte offset 0")
+    koi8 = tmp_path / "koi8.ru"
+    koi8.write_bytes("Привет, мир. Ещё строка".encode("koi8-r") + b"\xff\xfe\x00")
+    one_line_error(run("align", koi8, pair[1]), 2, "binary")
+    result = run("align", cp1251, pair[1], "--encoding", "no-such-codec")
+    assert result.exit_code == 2 and "unknown encoding" in result.output
 
 
 def test_unknown_model(pair):
