@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from collections import Counter
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, check_directory, c
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import align_channel, align_units, split_units
+from .pipeline import align_channel, align_units, check_size, split_units
 from .report import write_report
 
 
@@ -134,6 +136,13 @@ def embedding_progress(quiet: bool, total: int):
 @click.version_option(__version__, prog_name="aligner")
 def main():
     """Sentence alignment of a text and its translation, with a quality score on every link."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, frame):
+    """A kill (SIGTERM) unwinds like Ctrl-C, so temp files and folders are removed."""
+    raise SystemExit(128 + signum)
 
 
 @main.command()
@@ -163,6 +172,7 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         notes: list[str] = []
         src_units = split_units(read_text(src, encoding, notes), src_lang, presplit, keep_empty)
         tgt_units = split_units(read_text(tgt, encoding, notes), tgt_lang, presplit, keep_empty)
+        check_size(src_units, tgt_units)
         encoder = load_encoder(model)
         params = AlignParams(max_merge=max_merge)
         total = len((set(src_units.texts) | set(tgt_units.texts)) - {""})  # empty units are not embedded

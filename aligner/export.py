@@ -89,6 +89,18 @@ def check_outputs(paths: list[Path] | None, force: bool) -> None:
             raise OutputError(f"{path}: exists; use --force to replace it")
 
 
+_LINE_SEPARATORS_IN_JSON = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(record: dict) -> str:
+    """One JSONL line. json.dumps leaves U+0085, U+2028 and U+2029 raw; escaped, they cannot split
+    the line for readers that break lines the way str.splitlines does."""
+    text = json.dumps(record, ensure_ascii=False)
+    for raw, escaped in _LINE_SEPARATORS_IN_JSON.items():
+        text = text.replace(raw, escaped)
+    return text + "\n"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -182,7 +194,7 @@ def write_jsonl(records: Iterable[dict], path: Path) -> int:
     count = 0
     with atomic_output(path, force=True) as stream:
         for record in records:
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.write(json_line(record))
             count += 1
     return count
 
@@ -225,7 +237,7 @@ def write_links(records: Iterable[dict], stream: IO[str], fmt: str) -> int:
         if fmt == "vecalign":
             stream.write(format_link(record["src_ids"], record["tgt_ids"]) + "\n")
         elif fmt == "jsonl":
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.write(json_line(record))
         elif fmt == "tsv":
             cells = [
                 ",".join(map(str, record["src_ids"])),

@@ -4,10 +4,12 @@ errors for what cannot be read."""
 from __future__ import annotations
 
 import codecs
+import io
+import itertools
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,44 +193,91 @@ def read_channel(path: str | Path, encoding: str | None = None, notes: list[str]
             raise InputError(f"{path}: a folder without result.json or messages.html: "
                              "not a Telegram Desktop export")
         return read_telegram_html(pages)
-    text = read_text(path, encoding, notes)
-    start = text.lstrip()[:1]
-    if path.suffix.lower() == ".json" or start in "{[":
-        return read_telegram_json(path, text)
-    if path.suffix.lower() in {".html", ".htm"} or start == "<":
-        return read_telegram_html([path], text)
-    return read_telegram_dump(text, path)
+    sample = _sample(path)
+    start = sample.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
+    if path.suffix.lower() == ".json" or (start and start in b"{["):
+        return read_telegram_json(path, read_text(path, encoding, notes))
+    if path.suffix.lower() in {".html", ".htm"} or start == b"<":
+        return read_telegram_html([path], read_text(path, encoding, notes))
+    return read_telegram_dump(stream_lines(path, encoding, notes), path)
 
 
-def read_telegram_dump(text: str, name: str | Path = "<dump>") -> list[Post]:
-    lines = text.split("\n")
-    start = _header_end(lines)
+def _sample(path: Path, size: int = 1 << 20) -> bytes:
+    try:
+        with open(path, "rb") as raw:
+            return raw.read(size)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> Iterator[str]:
+    """The lines of a text file, decoded as it is read (memory does not grow with the file); the
+    encoding is chosen on the first MiB as `decode` does."""
+    path = Path(path)
+    sample = _sample(path)
+    if not sample.strip():
+        raise InputError(f"{path}: is empty")
+    if encoding is None:
+        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        elif sample.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        else:
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            try:
+                decoder.decode(sample, final=len(sample) < (1 << 20))
+                encoding = "utf-8"
+            except UnicodeDecodeError:
+                _, encoding = decode(sample, path)
+                if notes is not None:
+                    notes.append(f"{path}: not UTF-8; read as {encoding} (detected; --encoding forces another)")
+    if b"\x00" in sample[:65536] and not encoding.startswith("utf-16"):
+        raise InputError(f"{path}: looks binary (contains NUL bytes), expected text")
+    number = 0
+    with open(path, "rb") as raw:
+        stream = io.TextIOWrapper(raw, encoding=encoding, newline=None)
+        try:
+            for number, line in enumerate(stream, start=1):
+                yield line
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not valid {encoding} in line {number + 1}") from None
+
+
+def read_telegram_dump(text: str | Iterable[str], name: str | Path = "<dump>") -> list[Post]:
+    """Posts of a web-view dump, given as its text or as an iterable of its lines (streamed)."""
+    lines = iter(text.split("\n")) if isinstance(text, str) else (line.rstrip("\r\n") for line in text)
+    head = list(itertools.islice(lines, 200))
+    start = _header_end(head)
     posts: list[Post] = []
     body: list[str] = []
+    has_text = False
     first_line = start + 1
     forwarded = None
     after_noise = False
 
     def close() -> None:
-        nonlocal body, forwarded
+        nonlocal body, forwarded, has_text
         post_text = "\n".join(body).strip("\n")
         if post_text.strip() or forwarded:
             posts.append(Post(first_line, post_text, None, forwarded, len(posts)))
-        body, forwarded = [], None
+        body, forwarded, has_text = [], None, False
 
-    for number, line in enumerate(lines[start:], start=start + 1):
+    for number, line in enumerate(itertools.chain(head[start:], lines), start=start + 1):
         stripped = " ".join(line.split())  # also folds no-break spaces
         forward = _FORWARDED.match(stripped)
         if forward:
-            if "".join(body).strip():
+            if has_text:
                 close()
             first_line, forwarded = number, forward.group(1)
         elif _REACTIONS.match(stripped) or (after_noise and stripped.isdigit()):
             close()  # a bare count after a media placeholder is a reaction with a custom emoji
             first_line = number + 1
         elif stripped not in _UI_NOISE:
-            if not "".join(body).strip():
-                first_line = number if not forwarded else first_line
+            if not has_text and not forwarded:
+                first_line = number
+            has_text = has_text or bool(stripped)
             body.append(line.rstrip())
         after_noise = stripped in _UI_NOISE or (after_noise and not stripped)
     close()
@@ -298,6 +347,9 @@ def read_telegram_json(path: str | Path, text: str | None = None) -> list[Post]:
     return _with_text(posts, path)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _html_date(title: str | None) -> str | None:
     """`23.12.2025 10:15:00 UTC+03:00` (Telegram Desktop's title) -> `2025-12-23T10:15:00`."""
     match = re.match(r"(\d\d)\.(\d\d)\.(\d{4}) (\d\d:\d\d:\d\d)", title or "")
@@ -316,6 +368,7 @@ def read_telegram_html(pages: list[Path], text: str | None = None) -> list[Post]
     posts = []
     for page in pages:
         page_text = read_text(page) if text is None else text
+        page_text = _CONTROL.sub("", page_text)  # lxml refuses them, and HTML text never holds them
         try:
             root = html.document_fromstring(page_text)
         except Exception as exc:  # lxml raises ParserError or ValueError for documents it cannot read

@@ -12,6 +12,7 @@ import numpy as np
 from . import __version__
 from .align import AlignParams, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
+from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
@@ -19,6 +20,9 @@ from .score import link_score
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
+# One document of more units than this on a side is refused before anything is embedded: the
+# search would take many minutes and the embedding hours on a laptop. Split such a text.
+MAX_UNITS_PER_SIDE = 50_000
 
 
 @dataclass
@@ -60,6 +64,13 @@ def link_record(src: Units, tgt: Units, link, score: float) -> dict:
     }
 
 
+def check_size(src: Units, tgt: Units) -> None:
+    for side, units in (("source", src), ("target", tgt)):
+        if len(units.texts) > MAX_UNITS_PER_SIDE:
+            raise InputError(f"the {side} has {len(units.texts):,} units; one document may have at most "
+                             f"{MAX_UNITS_PER_SIDE:,} a side: split it into parts")
+
+
 def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: str) -> str:
     return (f"aligner-{__version__}|{src_lang}-{tgt_lang}|model={encoder.signature}"
             f"|max_merge={params.max_merge}|skip={params.skip_cost}")
@@ -68,6 +79,7 @@ def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: st
 def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                 tgt_lang: str = "nb", params: AlignParams = AlignParams(),
                 store: EmbeddingStore | None = None) -> AlignmentResult:
+    check_size(src, tgt)
     store = store or EmbeddingStore(encoder)
     if params.random_distance is None and getattr(encoder, "random_distance", None):
         params = replace(params, random_distance=encoder.random_distance)

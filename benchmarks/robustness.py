@@ -1,0 +1,91 @@
+"""Size limits: how a 200 MB channel export is read, and how a 1,000,000-line pre-split pair is
+refused; seconds and peak memory, each case in a fresh process.
+
+    python benchmarks/robustness.py [--megabytes 200] [--lines 1000000]
+
+Cases: reading (parsing into posts) a text dump and a Telegram Desktop JSON export of about
+MEGABYTES, made by repeating the seed; `aligner align --presplit` on two files of LINES lines,
+which must be refused before any embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL = ROOT / "tests" / "fixtures" / "channel"
+
+
+def make_dump(path: Path, megabytes: int) -> None:
+    seed = (CHANNEL / "seed000.txt").read_text(encoding="utf-8")
+    header, _, body = seed.partition("Download Telegram\n")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(header + "Download Telegram\n")
+        while out.tell() < megabytes * 1_000_000:
+            out.write(body)
+
+
+def make_json(path: Path, megabytes: int) -> None:
+    export = json.loads((CHANNEL / "result.json").read_text(encoding="utf-8"))
+    messages, one = [], json.dumps(export["messages"], ensure_ascii=False).encode()
+    copies = max(1, megabytes * 1_000_000 // len(one))
+    for copy in range(copies):
+        for message in export["messages"]:
+            messages.append({**message, "id": message["id"] + copy * 100_000})
+    path.write_text(json.dumps({**export, "messages": messages}, ensure_ascii=False), encoding="utf-8")
+
+
+def read_case(path: str) -> None:
+    import resource
+
+    from aligner.ingest import read_channel
+
+    started = time.perf_counter()
+    posts = read_channel(path)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"posts": len(posts), "seconds": round(seconds, 1),
+                      "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--megabytes", type=int, default=200)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--read", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.read:
+        read_case(args.read)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        for name, make in (("dump.txt", make_dump), ("result.json", make_json)):
+            path = folder / name
+            make(path, args.megabytes)
+            done = subprocess.run([sys.executable, __file__, "--read", str(path)], capture_output=True, text=True)
+            if done.returncode:
+                print(f"{name}: {path.stat().st_size / 1e6:.0f} MB: {done.stderr.strip().splitlines()[-1]}")
+                continue
+            row = json.loads(done.stdout)
+            print(f"read {name} of {path.stat().st_size / 1e6:.0f} MB: {row['posts']:,} posts in {row['seconds']} s, "
+                  f"peak RSS {row['peak_mib']} MiB")
+            path.unlink()
+        for side, word in (("ru", "Строка"), ("nb", "Linje")):
+            (folder / f"big.{side}").write_text("".join(f"{word} {i}.\n" for i in range(args.lines)), encoding="utf-8")
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align", "--presplit",
+                               str(folder / "big.ru"), str(folder / "big.nb"), "-o", str(folder / "out.tsv")],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        lines = done.stderr.strip().splitlines()
+        print(f"align --presplit of {args.lines:,} lines a side: exit {done.returncode} in {seconds:.1f} s, "
+              f"peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}")
+
+
+if __name__ == "__main__":
+    main()
