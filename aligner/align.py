@@ -42,7 +42,7 @@ class AlignParams:
     component_weight: float = 1.0
     component_threshold: float = 0.9
     short_unit: float = 10.0  # units shorter than this many characters are cheaper to skip
-    max_exact_cells: int = 1_000_000  # larger inputs are searched in a band (two passes)
+    max_exact_cells: int = 250_000  # larger inputs: a coarse-to-fine band, then every link type in it
     band: int = 12  # rows and columns kept around the first pass's path
     # The encoder's typical distance 1 - x.y between unrelated sentences (models/); a side's
     # expected distance is shrunk towards it as if `prior_sentences` more sentences were there,
@@ -99,39 +99,23 @@ class _Costs:
     src_len: np.ndarray
     tgt_len: np.ndarray
     params: AlignParams
+    known_log_ratio: float | None = None  # skips the nearest-neighbour estimate (long documents)
     mu_src: np.ndarray = field(init=False)
     mu_tgt: np.ndarray = field(init=False)
     log_ratio: float = field(init=False)
 
     def __post_init__(self):
-        self._matrices: dict[tuple[int, int], np.ndarray] = {}
         self.mu_src = self.src.sentences.mean(0)
         self.mu_tgt = self.tgt.sentences.mean(0)
         self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
         self._tgt_len_prefix = np.concatenate([[0.0], np.cumsum(self.tgt_len)])
-        self.log_ratio = self._typical_log_ratio()
+        self.log_ratio = self.known_log_ratio if self.known_log_ratio is not None else self._typical_log_ratio()
         self.skip_src = self._skip_costs(self.src_len)
         self.skip_tgt = self._skip_costs(self.tgt_len)
         self.skip_tgt_prefix = np.concatenate([[0.0], np.cumsum(self.skip_tgt)])
 
     def _typical_log_ratio(self) -> float:
-        """Log ratio of summed lengths (target/source) over mutual nearest-neighbour sentence
-        pairs: unlike the ratio of total lengths, it is not skewed by untranslated passages."""
-        src, tgt = self.src.sentences, self.tgt.sentences
-        best_tgt = np.empty(len(src), dtype=np.int64)
-        best_src = np.zeros(len(tgt), dtype=np.int64)
-        best_src_sim = np.full(len(tgt), -np.inf)
-        for start in range(0, len(src), 2048):  # in chunks: memory stays linear in length
-            sim = src[start:start + 2048] @ tgt.T
-            best_tgt[start:start + 2048] = sim.argmax(1)
-            chunk_best = sim.max(0)
-            better = chunk_best > best_src_sim
-            best_src[better] = sim.argmax(0)[better] + start
-            best_src_sim[better] = chunk_best[better]
-        mutual = np.flatnonzero(best_src[best_tgt] == np.arange(len(src)))
-        if len(mutual) < 3:
-            return float(np.log((self.tgt_len.sum() + 1) / (self.src_len.sum() + 1)))
-        return float(np.log((self.tgt_len[best_tgt[mutual]].sum() + 1) / (self.src_len[mutual].sum() + 1)))
+        return mutual_log_ratio(self.src.sentences, self.tgt.sentences, self.src_len, self.tgt_len)
 
     def _skip_costs(self, lengths: np.ndarray) -> np.ndarray:
         """Skipping costs `skip_cost`, less for a unit too short to carry meaning (a stray
@@ -140,10 +124,6 @@ class _Costs:
         if not p.short_unit:
             return np.full(len(lengths), p.skip_cost)
         return p.skip_cost * np.minimum(1.0, np.sqrt(lengths / p.short_unit))
-
-    def similarity_and_distance(self, a: int, b: int, i: int, ks: np.ndarray):
-        sim, dist = self.distances(self.src.get(a, np.array([i])), self.tgt.get(b, ks))
-        return sim[0], dist[0]
 
     def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sim = xs @ ys.T
@@ -157,48 +137,8 @@ class _Costs:
             return distance_to_mean
         return (sentences * distance_to_mean + p.prior_sentences * p.random_distance) / (sentences + p.prior_sentences)
 
-    def _block_costs(self, a: int, b: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Cost of linking source [i, i+a) to target [k, k+b) for i in rows, k in cols."""
-        p = self.params
-        xs, ys = self.src.get(a, rows), self.tgt.get(b, cols)
-        _, dist = self.distances(xs, ys)
-        src_chars = self._src_len_prefix[rows + a] - self._src_len_prefix[rows]
-        tgt_chars = self._tgt_len_prefix[cols + b] - self._tgt_len_prefix[cols]
-        misfit = np.abs(np.log((tgt_chars[None, :] + 10.0) / (src_chars[:, None] + 10.0)) - self.log_ratio)
-        cost = (a + b) / 2.0 * (dist + p.length_weight * misfit) + p.merge_penalty * (a + b - 2)
-        if p.component_weight and a + b > 2:  # rows and cols are contiguous ranges
-            if a > 1:  # each source sentence of the span against the target span
-                _, parts = self.distances(self.src.sentences[rows[0]:rows[-1] + a], ys)
-                for k in range(a):
-                    cost += p.component_weight * np.maximum(0.0, parts[k:k + len(rows)] - p.component_threshold)
-            if b > 1:
-                _, parts = self.distances(xs, self.tgt.sentences[cols[0]:cols[-1] + b])
-                for k in range(b):
-                    cost += p.component_weight * np.maximum(0.0, parts[:, k:k + len(cols)] - p.component_threshold)
-        return cost
-
-    def precompute(self, types: list[tuple[int, int]]) -> None:
-        """Cost matrices of every link type over the whole grid (for the exact search)."""
-        n, m = len(self.src_len), len(self.tgt_len)
-        self._matrices = {(a, b): self._block_costs(a, b, np.arange(n - a + 1), np.arange(m - b + 1))
-                          for a, b in types if 0 < a <= n and 0 < b <= m}
-
-    def link(self, a: int, b: int, i: int, k0: int, k1: int) -> np.ndarray:
-        """Cost of linking source [i, i+a) to target [k, k+b) for k in [k0, k1)."""
-        if b == 0:  # deletion of source sentence i
-            return np.full(k1 - k0, self.skip_src[i])
-        if (a, b) in self._matrices:
-            return self._matrices[(a, b)][i, k0:k1]
-        return self._block_costs(a, b, np.array([i]), np.arange(k0, k1))[0]
-
-
 def full_band(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64)
-
-
-def diagonal_band(n: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    center = np.round(np.arange(n + 1) * (m / n)).astype(np.int64)
-    return np.clip(center - width, 0, m), np.clip(center + width, 0, m)
 
 
 def band_around(path: list[tuple[int, int, int, int]], n: int, m: int,
@@ -218,58 +158,6 @@ def band_around(path: list[tuple[int, int, int, int]], n: int, m: int,
     return np.clip(lo_wide, 0, m), np.clip(hi_wide, 0, m)
 
 
-def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
-           lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Cheapest monotone path from (0, 0) to (n, m) through cells (i, j) with lo[i] <= j <= hi[i].
-
-    Returns links as (src_start, a, tgt_start, b). Ties go to the earlier link type, so the
-    result is deterministic."""
-    max_a = max(a for a, _ in types)
-    rows: dict[int, np.ndarray] = {}
-    back: list[np.ndarray] = []
-    for i in range(n + 1):
-        width = hi[i] - lo[i] + 1
-        best = np.full(width, np.inf)
-        choice = np.full(width, SKIP, dtype=np.int8)
-        if i == 0:
-            best[0] = 0.0 if lo[0] == 0 else np.inf
-        for t, (a, b) in enumerate(types):
-            if a == 0 or a > i:
-                continue
-            p = i - a
-            j0 = max(lo[i], lo[p] + b)
-            j1 = min(hi[i], hi[p] + b)
-            if j0 > j1:
-                continue
-            prev = rows[p][j0 - b - lo[p]: j1 - b - lo[p] + 1]
-            total = prev + costs.link(a, b, p, j0 - b, j1 - b + 1)
-            seg = slice(j0 - lo[i], j1 - lo[i] + 1)
-            better = total < best[seg]
-            best[seg] = np.where(better, total, best[seg])
-            choice[seg] = np.where(better, t, choice[seg])
-        # insertions: best[j] = min over k <= j of best[k] + skip costs of targets k..j-1
-        steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
-        with np.errstate(invalid="ignore"):  # inf - inf where a row starts unreachable
-            via_skip = np.minimum.accumulate(best - steps) + steps
-            inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < best  # not mere round-off
-        best = np.where(inserted, via_skip, best)
-        choice[inserted] = SKIP
-        rows[i] = best
-        rows.pop(i - max_a - 1, None)
-        back.append(choice)
-    if not np.isfinite(rows[n][m - lo[n]]):
-        raise RuntimeError("no path through the search band")
-    links = []
-    i, j = n, m
-    while i > 0 or j > 0:
-        t = int(back[i][j - lo[i]])
-        a, b = (0, 1) if t == SKIP else types[t]
-        i, j = i - a, j - b
-        links.append((i, a, j, b))
-    links.reverse()
-    return links
-
-
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                   src_lengths: np.ndarray, tgt_lengths: np.ndarray,
                   params: AlignParams = AlignParams()) -> list[Link]:
@@ -280,38 +168,312 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                 + [Link((), (j,), 0.0, 2.0) for j in range(m)])
     src_lengths = np.asarray(src_lengths, dtype=float)
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
-    costs = _Costs(SpanVectors(np.asarray(src_vectors, float), src_lengths),
-                   SpanVectors(np.asarray(tgt_vectors, float), tgt_lengths),
-                   src_lengths, tgt_lengths, params)
+    src_vectors = np.asarray(src_vectors, float)
+    tgt_vectors = np.asarray(tgt_vectors, float)
     types = link_types(params.max_merge)
     if n * m <= params.max_exact_cells:
-        costs.precompute(types)
+        costs = _Costs(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
+                       src_lengths, tgt_lengths, params)
         path = search(n, m, types, costs, *full_band(n, m))
     else:
-        # Pass 1: 1-1 links and skips inside a band around the diagonal; pass 2: every link
-        # type near that path. Memory and time grow with length times band width.
-        width = max(100, int(0.06 * max(n, m)))
-        rough = search(n, m, [(1, 0), (0, 1), (1, 1)], costs, *diagonal_band(n, m, width))
-        path = search(n, m, types, costs, *band_around(rough, n, m, params.band))
-    return [_make_link(costs, i, a, j, b) for i, a, j, b in path]
+        # Pass 1: a 1-1/skip path, coarse to fine; pass 2: every link type near it.
+        # Time and memory grow with length times band width.
+        lo, hi, coarse_log_ratio = coarse_to_fine_band(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params)
+        costs = _Costs(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
+                       src_lengths, tgt_lengths, params,
+                       known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio)
+        path = search(n, m, types, costs, lo, hi)
+    return _make_links(costs, path)
 
 
 NEARBY = 3  # how far from a skip its best match is looked for
 
 
-def _make_link(costs: _Costs, i: int, a: int, j: int, b: int) -> Link:
-    src, tgt = tuple(range(i, i + a)), tuple(range(j, j + b))
-    if a and b:
-        sim, dist = costs.similarity_and_distance(a, b, i, np.array([j]))
-        return Link(src, tgt, float(sim[0]), float(dist[0]))
-    if a:  # deletion: compare source sentence i with target sentences around j
-        ks = np.arange(max(0, j - NEARBY), min(len(costs.tgt_len), j + NEARBY))
-        sim, dist = costs.similarity_and_distance(1, 1, i, ks)
-    else:  # insertion: the same from the target side
-        ks = np.arange(max(0, i - NEARBY), min(len(costs.src_len), i + NEARBY))
-        sim, dist = costs.distances(costs.src.sentences[ks], costs.tgt.sentences[j:j + 1])
-        sim, dist = sim[:, 0], dist[:, 0]
-    if len(ks) == 0:
-        return Link(src, tgt, 0.0, 2.0)
-    best = int(np.argmin(dist))
-    return Link(src, tgt, float(sim[best]), float(dist[best]))
+def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Link]:
+    """Links with the similarity and distance of their spans, computed per link type at once; a
+    skip gets those of its sentence's best match among the other side's sentences near it."""
+    n, m = len(costs.src_len), len(costs.tgt_len)
+    measures = np.zeros((len(path), 2))
+    by_type: dict[tuple[int, int], list[int]] = {}
+    for index, (_, a, _, b) in enumerate(path):
+        by_type.setdefault((a, b), []).append(index)
+    offsets = np.arange(-NEARBY, NEARBY)
+    for (a, b), indices in by_type.items():
+        starts = np.array([path[k][0] for k in indices]), np.array([path[k][2] for k in indices])
+        if a and b:
+            xs, ys = costs.src.get(a, starts[0]), costs.tgt.get(b, starts[1])
+            sim = (xs * ys).sum(1)
+            norm = costs._expected(1.0 - xs @ costs.mu_tgt, m) + costs._expected(1.0 - ys @ costs.mu_src, n)
+            measures[indices] = np.column_stack([sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)])
+            continue
+        # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
+        own, other_start = (starts[0], starts[1]) if a else (starts[1], starts[0])
+        mine = costs.src.sentences[own] if a else costs.tgt.sentences[own]
+        others = costs.tgt.sentences if a else costs.src.sentences
+        near = other_start[:, None] + offsets[None, :]
+        inside = (near >= 0) & (near < len(others))
+        near = np.clip(near, 0, max(len(others) - 1, 0))
+        if len(others) == 0:
+            measures[indices] = [0.0, 2.0]
+            continue
+        sim = np.einsum("kd,kod->ko", mine, others[near])
+        mine_mu, other_mu = (costs.mu_tgt, costs.mu_src) if a else (costs.mu_src, costs.mu_tgt)
+        norm = (costs._expected(1.0 - mine @ mine_mu, m if a else n)[:, None]
+                + costs._expected(1.0 - others[near] @ other_mu, n if a else m))
+        dist = np.where(inside, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6), np.inf)
+        best = dist.argmin(1)
+        rows = np.arange(len(indices))
+        measures[indices] = np.column_stack([sim[rows, best], dist[rows, best]])
+    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d))
+            for (i, a, j, b), (s, d) in zip(path, measures)]
+
+
+# ---- The search: coarse-to-fine band for long documents, band costs at once, rows by gathers ----
+
+EXACT_RATIO_CELLS = 25_000_000  # up to here the length ratio comes from all sentence pairs
+COARSE_UNITS = 1500  # the coarsest level of the first pass has at most this many units a side
+COARSE_RADIUS = 4  # a path found at one level is searched again within this many units at the next
+
+
+def _pool(vectors: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of consecutive units merged into one (√length-weighted, normalized), as spans are."""
+    n = len(vectors)
+    weighted = vectors * np.sqrt(np.maximum(lengths, 1.0))[:, None]
+    if n % 2:
+        weighted = np.vstack([weighted, np.zeros((1, weighted.shape[1]))])
+        lengths = np.append(lengths, 0.0)
+    pooled = weighted[0::2] + weighted[1::2]
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return pooled, lengths[0::2] + lengths[1::2]
+
+
+def _refine(path: list[tuple[int, int, int, int]], n: int, m: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The band at the next finer level (twice the units) around a path found at this one."""
+    lo = np.full(n + 1, m, dtype=np.int64)
+    hi = np.zeros(n + 1, dtype=np.int64)
+    for i, a, j, b in path:
+        for row in range(2 * i, min(n, 2 * (i + a)) + 1):
+            lo[row] = min(lo[row], 2 * j)
+            hi[row] = max(hi[row], min(m, 2 * (j + b)))
+    lo[0] = 0
+    lo = np.minimum.accumulate(lo[::-1])[::-1]  # monotone, so the band has no gaps
+    hi = np.maximum.accumulate(hi)
+    lo_wide = np.array([lo[max(0, i - radius):i + radius + 1].min() for i in range(n + 1)]) - radius
+    hi_wide = np.array([hi[max(0, i - radius):i + radius + 1].max() for i in range(n + 1)]) + radius
+    lo_wide, hi_wide = np.clip(lo_wide, 0, m), np.clip(hi_wide, 0, m)
+    hi_wide[n] = m
+    return lo_wide, hi_wide
+
+
+def mutual_log_ratio(src: np.ndarray, tgt: np.ndarray, src_len: np.ndarray, tgt_len: np.ndarray) -> float:
+    """Log ratio of summed lengths (target/source) over mutual nearest-neighbour pairs: unlike the
+    ratio of total lengths, it is not skewed by untranslated passages. Memory linear in length."""
+    best_tgt = np.empty(len(src), dtype=np.int64)
+    best_src = np.zeros(len(tgt), dtype=np.int64)
+    best_src_sim = np.full(len(tgt), -np.inf)
+    for start in range(0, len(src), 2048):
+        sim = src[start:start + 2048] @ tgt.T
+        best_tgt[start:start + 2048] = sim.argmax(1)
+        chunk_best = sim.max(0)
+        better = chunk_best > best_src_sim
+        best_src[better] = sim.argmax(0)[better] + start
+        best_src_sim[better] = chunk_best[better]
+    mutual = np.flatnonzero(best_src[best_tgt] == np.arange(len(src)))
+    if len(mutual) < 3:
+        return float(np.log((tgt_len.sum() + 1) / (src_len.sum() + 1)))
+    return float(np.log((tgt_len[best_tgt[mutual]].sum() + 1) / (src_len[mutual].sum() + 1)))
+
+
+def coarse_to_fine_band(src: np.ndarray, tgt: np.ndarray, src_len: np.ndarray, tgt_len: np.ndarray,
+                        params: AlignParams) -> tuple[np.ndarray, np.ndarray, float]:
+    """The band for the full search of a long document: a 1-1/skip path found on pooled units
+    (pairs of pairs ... of sentences) and refined level by level, each level searched only near
+    the path of the one above, down to pairs of sentences; the band holds the sentences within
+    `params.band` of that path. Also the typical length ratio, from mutual nearest units of the
+    coarsest level."""
+    levels = [(src, tgt, src_len, tgt_len)]
+    while max(len(levels[-1][0]), len(levels[-1][1])) > COARSE_UNITS:
+        s, t, sl, tl = levels[-1]
+        (pooled_src, pooled_src_len), (pooled_tgt, pooled_tgt_len) = _pool(s, sl), _pool(t, tl)
+        levels.append((pooled_src, pooled_tgt, pooled_src_len, pooled_tgt_len))
+    top = levels[-1]
+    log_ratio = mutual_log_ratio(top[0], top[1], top[2], top[3])
+    path = None
+    for s, t, sl, tl in reversed(levels[1:] or levels):
+        costs = _Costs(SpanVectors(s, sl), SpanVectors(t, tl), sl, tl, params, known_log_ratio=log_ratio)
+        n, m = len(s), len(t)
+        lo, hi = full_band(n, m) if path is None else _refine(path, n, m, COARSE_RADIUS)
+        path = search(n, m, [(1, 0), (1, 1)], costs, lo, hi)
+    n, m = len(src), len(tgt)
+    if len(levels) == 1:
+        return (*band_around(path, n, m, params.band), log_ratio)
+    return (*_refine(path, n, m, params.band), log_ratio)
+
+
+def _band_link_costs(costs: _Costs, types: list[tuple[int, int]], lo: np.ndarray,
+                     hi: np.ndarray) -> np.ndarray:
+    """Cost of every link type starting at every band cell: out[t, p, k - lo[p]] for source start
+    p and target start k in [lo[p], hi[p]] (inf where the link does not fit). The same costs as
+    `_Costs._block_costs`, built from sentence-level similarities in a band (a span's similarity
+    is a weighted sum of its sentences'), so the vectors are multiplied once per cell."""
+    p_ = costs.params
+    n, m = len(costs.src_len), len(costs.tgt_len)
+    width = int((hi - lo).max()) + 1
+    max_a = max(a for a, _ in types)
+    max_b = max(b for _, b in types)
+    out = np.full((len(types), n + 1, width), np.inf, dtype=np.float32)
+    if n == 0 or m == 0:
+        return out
+    x, y = costs.src.sentences, costs.tgt.sentences
+    w_src, w_tgt = np.sqrt(np.maximum(costs.src_len, 1.0)), np.sqrt(np.maximum(costs.tgt_len, 1.0))
+
+    # Sentence similarities S[s, c] = x_s . y_(base[s] + c) over the columns any span through row s can reach.
+    rows = np.arange(n)
+    base = np.array([lo[max(0, s - max_a + 1):s + 1].min() for s in range(n)])
+    reach = np.array([hi[max(0, s - max_a + 1):s + 1].max() for s in range(n)]) + max_b
+    span = int((reach - base).max()) + 1
+    columns = base[:, None] + np.arange(span)[None, :]
+    inside = columns < m
+    columns = np.minimum(columns, m - 1)
+    sims = np.zeros((n, span), dtype=np.float32)
+    for start in range(0, n, 256):  # a block of rows against the columns they reach, by BLAS
+        stop = min(n, start + 256)
+        first = base[start]
+        block = x[start:stop] @ y[first:min(m, base[stop - 1] + span)].T
+        sims[start:stop] = np.take_along_axis(block, columns[start:stop] - first, axis=1)
+    sims[~inside] = 0.0
+    weighted_prefix = np.zeros((n, span + 1))
+    weighted_prefix[:, 1:] = np.cumsum(sims * w_tgt[columns], axis=1)
+
+    # Span norms and their products with the other side's mean vector, from prefix sums.
+    def span_terms(spans: SpanVectors, weights, mean):
+        vectors, prefix = spans.sentences, spans._prefix
+        dot = np.concatenate([[0.0], np.cumsum(weights * (vectors @ mean))])
+        norms, means = {}, {}
+        for size in range(1, max(max_a, max_b) + 1):
+            if size <= len(vectors):
+                total = prefix[size:] - prefix[:-size]
+                norms[size] = np.maximum(np.linalg.norm(total, axis=1), 1e-12)
+                means[size] = (dot[size:] - dot[:-size]) / norms[size]
+        return norms, means
+
+    src_norm, src_dot_mu = span_terms(costs.src, w_src, costs.mu_tgt)
+    tgt_norm, tgt_dot_mu = span_terms(costs.tgt, w_tgt, costs.mu_src)
+    src_sentence_expected = costs._expected(1.0 - x @ costs.mu_tgt, m)
+    tgt_sentence_expected = costs._expected(1.0 - y @ costs.mu_src, n)
+
+    def expected_src(size, idx):
+        return costs._expected(1.0 - src_dot_mu[size][idx], m)
+
+    def expected_tgt(size, idx):
+        return costs._expected(1.0 - tgt_dot_mu[size][idx], n)
+
+    d = np.arange(width)[None, :]
+    band_widths = hi - lo
+    blocks = [(t, a, b, np.arange(start, min(n + 1 - a, start + 2048)))  # rows in blocks: cache-sized arrays
+              for t, (a, b) in enumerate(types) if 0 < a <= n and b <= m
+              for start in range(0, n + 1 - a, 2048)]
+    for t, a, b, p_rows in blocks:
+        if b == 0:
+            out[t, p_rows] = np.where(d <= band_widths[p_rows, None], costs.skip_src[p_rows, None], np.inf)
+            continue
+        k = lo[p_rows, None] + d
+        valid = (d <= band_widths[p_rows, None]) & (k + b <= m)
+        k = np.minimum(k, m - b)
+        cross = np.zeros(k.shape)
+        part_sims = []
+        for q in range(a):
+            s = p_rows + q
+            lo_col = np.clip(k - base[s, None], 0, span - b)  # clipping touches only cells outside the band
+            row_sum = (np.take_along_axis(weighted_prefix[s], lo_col + b, axis=1)
+                       - np.take_along_axis(weighted_prefix[s], lo_col, axis=1))
+            cross += w_src[s, None] * row_sum
+            if a > 1:
+                part_sims.append(row_sum / tgt_norm[b][k])
+        sim = cross / (src_norm[a][p_rows, None] * tgt_norm[b][k])
+        norm = expected_src(a, p_rows)[:, None] + expected_tgt(b, k)
+        dist = 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
+        src_chars = costs._src_len_prefix[p_rows + a] - costs._src_len_prefix[p_rows]
+        tgt_chars = costs._tgt_len_prefix[k + b] - costs._tgt_len_prefix[k]
+        misfit = np.abs(np.log((tgt_chars + 10.0) / (src_chars[:, None] + 10.0)) - costs.log_ratio)
+        cost = (a + b) / 2.0 * (dist + p_.length_weight * misfit) + p_.merge_penalty * (a + b - 2)
+        if p_.component_weight and a + b > 2:
+            for q, part in enumerate(part_sims):  # each source sentence against the target span
+                s = p_rows + q
+                part_norm = src_sentence_expected[s][:, None] + expected_tgt(b, k)
+                part_dist = 2.0 * (1.0 - part) / np.maximum(part_norm, 1e-6)
+                cost += p_.component_weight * np.maximum(0.0, part_dist - p_.component_threshold)
+            if b > 1:  # each target sentence against the source span
+                for q in range(b):
+                    column_sum = np.zeros(k.shape)
+                    for r in range(a):
+                        s = p_rows + r
+                        at = np.clip(k + q - base[s, None], 0, span - 1)
+                        column_sum += w_src[s, None] * np.take_along_axis(sims[s], at, axis=1)
+                    part = column_sum / src_norm[a][p_rows, None]
+                    part_norm = expected_src(a, p_rows)[:, None] + tgt_sentence_expected[k + q]
+                    part_dist = 2.0 * (1.0 - part) / np.maximum(part_norm, 1e-6)
+                    cost += p_.component_weight * np.maximum(0.0, part_dist - p_.component_threshold)
+        out[t, p_rows] = np.where(valid, cost, np.inf)
+    return out
+
+
+def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
+                lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Cheapest monotone path from (0, 0) to (n, m) through cells (i, j) with lo[i] <= j <= hi[i],
+    as links (src_start, a, tgt_start, b). The costs of the whole band come first; then each row is
+    updated from all link types at once by gathers. Ties go to the earlier link type, so the
+    result is deterministic."""
+    types = [(a, b) for a, b in types if a > 0]  # 0-1 is the insertion pass inside a row
+    link_costs = _band_link_costs(costs, types, lo, hi)
+    width = link_costs.shape[2]
+    a_of = np.array([a for a, _ in types])
+    b_of = np.array([b for _, b in types])
+    type_index = np.arange(len(types))
+    ring = max(a_of) + 1
+    best_rows = np.full((ring, width), np.inf)
+    columns = np.arange(width)[None, :]
+    band_widths = hi - lo
+    back = []
+    for i in range(n + 1):
+        row_width = hi[i] - lo[i] + 1
+        if i == 0:
+            best = np.full(width, np.inf)
+            best[0] = 0.0 if lo[0] == 0 else np.inf
+            choice = np.full(width, SKIP, dtype=np.int8)
+        else:
+            usable = a_of <= i
+            prev = np.maximum(i - a_of, 0)
+            shift = (lo[i] - b_of - lo[prev])[:, None]
+            gather = columns + shift
+            valid = (usable[:, None] & (gather >= 0) & (gather <= band_widths[prev][:, None])
+                     & (columns < row_width))
+            gather = np.clip(gather, 0, width - 1)
+            previous = np.take_along_axis(best_rows[prev % ring], gather, axis=1)
+            step = np.take_along_axis(link_costs[type_index, prev], gather, axis=1)
+            total = np.where(valid, previous + step, np.inf)
+            choice = total.argmin(axis=0).astype(np.int8)
+            best = total[choice, np.arange(width)]
+            choice[~np.isfinite(best)] = SKIP
+        steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
+        row = best[:row_width]
+        with np.errstate(invalid="ignore"):
+            via_skip = np.minimum.accumulate(row - steps) + steps
+            inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < row
+        row = np.where(inserted, via_skip, row)
+        row_choice = choice[:row_width].copy()
+        row_choice[inserted] = SKIP
+        best_rows[i % ring] = np.inf
+        best_rows[i % ring, :row_width] = row
+        back.append(row_choice)
+    if not np.isfinite(best_rows[n % ring][m - lo[n]]):
+        raise RuntimeError("no path through the search band")
+    links = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        t = int(back[i][j - lo[i]])
+        a, b = (0, 1) if t == SKIP else types[t]
+        i, j = i - a, j - b
+        links.append((i, a, j, b))
+    links.reverse()
+    return links

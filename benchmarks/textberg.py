@@ -25,9 +25,9 @@ def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def run_aligner(src: list[str], tgt: list[str], encoder, max_merge: int) -> tuple[list, dict]:
+def run_aligner(src: list[str], tgt: list[str], encoder, max_merge: int, **params) -> tuple[list, dict]:
     units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
-    result = align_units(*units, encoder, "de", "fr", AlignParams(max_merge=max_merge),
+    result = align_units(*units, encoder, "de", "fr", AlignParams(max_merge=max_merge, **params),
                          EmbeddingStore(encoder))
     links = [(tuple(link["src_ids"]), tuple(link["tgt_ids"])) for link in result.links]
     return links, result.stats

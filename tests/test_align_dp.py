@@ -144,3 +144,63 @@ def test_larger_merges_two_to_two_and_one_to_three():
     assert ((3, 4), (3, 4)) in links
     assert ((5,), (5, 6, 7)) in links
     assert_complete(links, len(src), len(tgt))
+
+
+def reference_cost(costs, a, i, b, k):
+    """The link cost of align.py's docstring, computed directly from span vectors for one cell."""
+    p = costs.params
+    x = costs.src.get(a, np.array([i]))
+    y = costs.tgt.get(b, np.array([k]))
+    _, dist = costs.distances(x, y)
+    src_chars = costs.src_len[i:i + a].sum()
+    tgt_chars = costs.tgt_len[k:k + b].sum()
+    misfit = abs(np.log((tgt_chars + 10.0) / (src_chars + 10.0)) - costs.log_ratio)
+    cost = (a + b) / 2 * (dist[0, 0] + p.length_weight * misfit) + p.merge_penalty * (a + b - 2)
+    if a + b > 2:
+        _, parts = costs.distances(costs.src.sentences[i:i + a], y)
+        cost += p.component_weight * np.maximum(0.0, parts[:, 0] - p.component_threshold).sum() if a > 1 else 0.0
+        _, parts = costs.distances(x, costs.tgt.sentences[k:k + b])
+        cost += p.component_weight * np.maximum(0.0, parts[0] - p.component_threshold).sum() if b > 1 else 0.0
+    return cost
+
+
+def test_band_costs_are_the_documented_link_cost():
+    from aligner.align import SpanVectors, _band_link_costs, _Costs, band_around
+
+    rng = np.random.default_rng(11)
+    src, tgt = random_units(rng, 40), random_units(rng, 47)
+    src_len, tgt_len = rng.uniform(5, 300, 40), rng.uniform(5, 300, 47)
+    costs = _Costs(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len,
+                   AlignParams(random_distance=0.2))
+    types = [t for t in link_types(8) if t[0] > 0]
+    diagonal = [(i, 1, min(46, i), 1) for i in range(40)]
+    lo, hi = band_around(diagonal, 40, 47, 5)
+    band = _band_link_costs(costs, types, lo, hi)
+    checked = 0
+    for t, (a, b) in enumerate(types):
+        for i in range(0, 41 - a, 3):
+            for k in range(lo[i], hi[i] + 1, 2):
+                if b == 0 or k + b > 47:
+                    continue
+                assert band[t, i, k - lo[i]] == pytest.approx(reference_cost(costs, a, i, b, k), rel=1e-5, abs=1e-5)
+                checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.parametrize("n, m", [(300, 320), (333, 290)])
+def test_coarse_to_fine_search_matches_exact_search(monkeypatch, n, m):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("aligner.align"), "COARSE_UNITS", 30)  # several levels of pooling
+    rng = np.random.default_rng(n * m)
+    shared = random_units(rng, min(n, m))
+    extra = random_units(rng, abs(n - m))
+    src = shared if n <= m else np.vstack([shared[:150], extra, shared[150:]])
+    tgt = shared if m <= n else np.vstack([shared[:120], extra, shared[120:]])
+    src_len, tgt_len = rng.uniform(20, 200, n), rng.uniform(20, 200, m)
+    noisy = tgt + rng.normal(scale=0.4 / np.sqrt(DIM), size=tgt.shape)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    exact = links_of(src, noisy, src_len, tgt_len)
+    coarse = links_of(src, noisy, src_len, tgt_len, max_exact_cells=0)
+    assert coarse == exact
+    assert_complete(coarse, n, m)
