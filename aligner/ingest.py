@@ -4,6 +4,7 @@ errors for what cannot be read."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import itertools
 import json
@@ -59,24 +60,31 @@ def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[
     return text, found
 
 
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """OS errors while reading `path` as one-line InputErrors."""
+    try:
+        yield
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not {what}") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> str:
     """The file's text, line ends normalized to \\n (see `decode` for encodings). A legacy
     encoding that had to be detected is reported in `notes`.
 
     Raises InputError for a missing, unreadable, empty, binary or undecodable file."""
     path = Path(path)
-    try:
+    with reading(path, "a text file"):
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
             raise InputError(f"{path}: {size / 2**20:.0f} MiB is larger than the "
                              f"{MAX_INPUT_BYTES // 2**20} MiB this command reads")
         data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a text file") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text, detected = decode(data, path, encoding)
     if detected and notes is not None:
         notes.append(f"{path}: not UTF-8; read as {detected} (detected; --encoding forces another)")
@@ -90,15 +98,8 @@ def _binary_lines(path: str | Path) -> Iterator[bytes]:
     if str(path) == "-":
         yield from sys.stdin.buffer
         return
-    try:
-        with open(path, "rb") as stream:
-            yield from stream
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a JSONL file") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with reading(path, "a JSONL file"), open(path, "rb") as stream:
+        yield from stream
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -203,13 +204,8 @@ def read_channel(path: str | Path, encoding: str | None = None, notes: list[str]
 
 
 def _sample(path: Path, size: int = 1 << 20) -> bytes:
-    try:
-        with open(path, "rb") as raw:
-            return raw.read(size)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with reading(path, "a text file"), open(path, "rb") as raw:
+        return raw.read(size)
 
 
 def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> Iterator[str]:
