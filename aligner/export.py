@@ -24,7 +24,7 @@ from .evaluate import format_link
 from .language import normalize_locale
 
 FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
-TSV_COLUMNS = ("src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt")
+TSV_COLUMNS = ("src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags")
 
 # What XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); everything else is removed.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -247,6 +247,7 @@ def write_links(records: Iterable[dict], stream: IO[str], fmt: str) -> int:
                 _number(record.get("similarity")),
                 _tsv_cell(record["src"]),
                 _tsv_cell(record["tgt"]),
+                ",".join(map(str, record.get("flags") or [])) if isinstance(record.get("flags"), list) else "",
             ]
             stream.write("\t".join(cells) + "\n")
         else:

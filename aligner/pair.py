@@ -13,8 +13,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .ingest import Post
+from .score import numbers
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _HASHTAG = re.compile(r"#\w+")
 _LATIN_NAME = re.compile(r"\b[A-Z][A-Za-z]{2,}\b")
 
@@ -39,11 +39,6 @@ class PostPair:
     nb: int  # index into the Norwegian posts
     confidence: float
     evidence: dict
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers as written, decimal comma read as a point: `197,7` -> `197.7`."""
-    return {n.replace(",", ".") for n in _NUMBER.findall(text)}
 
 
 def _jaccard(a: set, b: set) -> float | None:

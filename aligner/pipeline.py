@@ -16,7 +16,7 @@ from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
-from .score import link_score
+from .score import add_flags, link_score
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -103,6 +103,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                        tgt=tuple(tgt_real[j] for j in link.tgt))
         links.append(link_record(src, tgt, link, link_score(link, calibration)))
     links = _insert_empty_units(links, src, tgt)
+    add_flags(links, src_lang, tgt_lang)
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),

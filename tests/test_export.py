@@ -183,7 +183,7 @@ def test_tsv_and_jsonl_keep_every_link(tmp_path):
     export_links(records, tmp_path / "a.tsv", "tsv")
     rows = (tmp_path / "a.tsv").read_text(encoding="utf-8").split("\n")
     assert len(rows) == len(records) + 2 and rows[-1] == ""
-    assert rows[-2].split("\t")[-1] == "Pressemelding «A & B» <haster> 🎄\x0b \u200eslutt\\r\\nandre linje"
+    assert rows[-2].split("\t")[-2] == "Pressemelding «A & B» <haster> 🎄\x0b \u200eslutt\\r\\nandre linje"
 
 
 def write_jsonl(path, records):
@@ -207,7 +207,7 @@ def test_convert_derives_missing_type_and_leaves_score_cell_empty(tmp_path):
     write_jsonl(tmp_path / "bare.jsonl", [{"src_ids": [0, 1], "tgt_ids": [0], "src": "А. Б.", "tgt": "A."}])
     result = run("convert", tmp_path / "bare.jsonl", "-f", "tsv")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1] == "0,1\t0\t2-1\t\t\tА. Б.\tA."
+    assert result.output.splitlines()[1] == "0,1\t0\t2-1\t\t\tА. Б.\tA.\t"
 
 
 @pytest.mark.parametrize("content, fragment", [

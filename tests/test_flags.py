@@ -1,0 +1,50 @@
+"""Flags on links: what a reviewer should look at, on real sentences of seed 000."""
+
+import pytest
+
+from aligner import align
+from aligner.score import link_flags
+from conftest import FIXTURES
+
+RU = ("Действительно, некоторое время назад здесь обсуждалось строительство заградительного забора "
+      "(протяженность госграницы между Россией и Норвегией составляет 197,7 км.).")
+NB = ("For en tid siden ble det faktisk diskutert å bygge et gjerde langs grensen til Russland "
+      "(statsgrensen mellom Russland og Norge er 197,7 km lang).")
+
+
+def flags(src, tgt, merged=False):
+    return link_flags(src, tgt, "ru", "nb", 0.0, merged)
+
+
+def test_a_faithful_translation_has_no_flags():
+    assert flags(RU, NB) == []
+
+
+def test_changed_number_sets_number_mismatch():
+    assert flags(RU, NB.replace("197,7", "917,7")) == ["number_mismatch"]
+
+
+def test_copy_or_wrong_language_sets_untranslated():
+    assert "untranslated" in flags(RU, RU)
+    assert "untranslated" in flags(RU, "Действительно, здесь обсуждалось строительство забора (197,7 км).")
+
+
+def test_length_outlier_boilerplate_and_merged():
+    assert "length_outlier" in flags(RU, "Ja, et gjerde (197,7 km).")
+    assert flags("🔗 Читать полностью", "🔗 Les mer") == ["boilerplate"]
+    assert flags("#Russia1Love", "#Russia1Love")[-1] == "boilerplate"
+    assert flags(RU, NB, merged=True) == ["merged"]
+
+
+@pytest.mark.slow
+def test_flags_on_the_aligned_izvestia_commentary(e5):
+    ru = (FIXTURES / "izvestia.ru.txt").read_text(encoding="utf-8")
+    nb = (FIXTURES / "izvestia.nb.txt").read_text(encoding="utf-8").replace("197,7", "917,7")
+    links = align(ru, nb, model=e5).links
+    border = next(l for l in links if "917,7" in l["tgt"])
+    assert "number_mismatch" in border["flags"]
+    assert next(l for l in links if l["src"].startswith("🔗"))["flags"] == ["boilerplate"]
+    clean = [l for l in links if l["type"] == "1-1" and not l["flags"]]
+    assert len(clean) >= 20  # most links of a faithful translation carry no flag
+    copied = align(ru, ru.replace("🎙️Комментарий", "🎙️Kommentar"), model=e5, tgt_lang="nb").links
+    assert sum("untranslated" in l["flags"] for l in copied) >= 25
