@@ -115,10 +115,10 @@ def test_presplit_vecalign_output_is_valid_and_atomic(tmp_path):
 def test_jsonl_and_tsv_fields():
     args = ["align", FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt", "-q"]
     records = [json.loads(line) for line in run(*args, "-f", "jsonl").output.splitlines()]
-    assert {"src", "tgt", "src_ids", "tgt_ids", "type", "score", "similarity"} <= set(records[0])
+    assert {"src", "tgt", "src_ids", "tgt_ids", "type", "score", "similarity", "flags"} <= set(records[0])
     assert records[1]["type"] == "1-2" and records[1]["tgt_ids"] == [1, 2]
     rows = run(*args, "-f", "tsv").output.splitlines()
-    assert rows[0].split("\t") == ["src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt"]
+    assert rows[0].split("\t") == ["src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags"]
     assert len(rows) == len(records) + 1 and rows[2].split("\t")[1] == "1,2"
 
 
