@@ -131,6 +131,13 @@ class _Costs:
                 + self._expected(1.0 - ys @ self.mu_src, len(self.src_len))[None, :])
         return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
 
+    def paired_distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Similarity and distance of source vectors to target vectors row by row (broadcast)."""
+        sim = (xs * ys).sum(-1)
+        norm = (self._expected(1.0 - xs @ self.mu_tgt, len(self.tgt_len))
+                + self._expected(1.0 - ys @ self.mu_src, len(self.src_len)))
+        return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
+
     def _expected(self, distance_to_mean: np.ndarray, sentences: int) -> np.ndarray:
         p = self.params
         if p.random_distance is None:
@@ -192,35 +199,28 @@ NEARBY = 3  # how far from a skip its best match is looked for
 def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Link]:
     """Links with the similarity and distance of their spans, computed per link type at once; a
     skip gets those of its sentence's best match among the other side's sentences near it."""
-    n, m = len(costs.src_len), len(costs.tgt_len)
     measures = np.zeros((len(path), 2))
     by_type: dict[tuple[int, int], list[int]] = {}
     for index, (_, a, _, b) in enumerate(path):
         by_type.setdefault((a, b), []).append(index)
     offsets = np.arange(-NEARBY, NEARBY)
     for (a, b), indices in by_type.items():
-        starts = np.array([path[k][0] for k in indices]), np.array([path[k][2] for k in indices])
+        src_starts = np.array([path[k][0] for k in indices])
+        tgt_starts = np.array([path[k][2] for k in indices])
         if a and b:
-            xs, ys = costs.src.get(a, starts[0]), costs.tgt.get(b, starts[1])
-            sim = (xs * ys).sum(1)
-            norm = costs._expected(1.0 - xs @ costs.mu_tgt, m) + costs._expected(1.0 - ys @ costs.mu_src, n)
-            measures[indices] = np.column_stack([sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)])
+            sim, dist = costs.paired_distances(costs.src.get(a, src_starts), costs.tgt.get(b, tgt_starts))
+            measures[indices] = np.column_stack([sim, dist])
             continue
         # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
-        own, other_start = (starts[0], starts[1]) if a else (starts[1], starts[0])
-        mine = costs.src.sentences[own] if a else costs.tgt.sentences[own]
         others = costs.tgt.sentences if a else costs.src.sentences
-        near = other_start[:, None] + offsets[None, :]
+        near = (tgt_starts if a else src_starts)[:, None] + offsets[None, :]
         inside = (near >= 0) & (near < len(others))
-        near = np.clip(near, 0, max(len(others) - 1, 0))
-        if len(others) == 0:
-            measures[indices] = [0.0, 2.0]
-            continue
-        sim = np.einsum("kd,kod->ko", mine, others[near])
-        mine_mu, other_mu = (costs.mu_tgt, costs.mu_src) if a else (costs.mu_src, costs.mu_tgt)
-        norm = (costs._expected(1.0 - mine @ mine_mu, m if a else n)[:, None]
-                + costs._expected(1.0 - others[near] @ other_mu, n if a else m))
-        dist = np.where(inside, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6), np.inf)
+        near = np.clip(near, 0, len(others) - 1)
+        if a:
+            sim, dist = costs.paired_distances(costs.src.sentences[src_starts][:, None, :], others[near])
+        else:
+            sim, dist = costs.paired_distances(others[near], costs.tgt.sentences[tgt_starts][:, None, :])
+        dist = np.where(inside, dist, np.inf)
         best = dist.argmin(1)
         rows = np.arange(len(indices))
         measures[indices] = np.column_stack([sim[rows, best], dist[rows, best]])

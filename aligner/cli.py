@@ -8,9 +8,9 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -19,9 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__
 from .align import AlignParams
 from .embed import DiskCache, EmbeddingStore, default_cache_dir, load_encoder
-from .errors import AlignerError
+from .errors import AlignerError, NothingToAlignError
 from .evaluate import read_alignment, score
-from .errors import NothingToAlignError
 from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, check_directory, check_outputs, export_links,
                      output_paths, write_channel)
 from .ingest import read_channel, read_link_records, read_text
@@ -61,13 +60,23 @@ def _locale(ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(str(exc)) from None
 
 
-LOCALE_OPTIONS = [
+def _stack(options):
+    """One decorator applying `options` in the order listed (as --help shows them)."""
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+FORCE_AND_LOCALE_OPTIONS = [
     click.option("--force", is_flag=True, help="Replace an existing output."),
     click.option("--src-locale", callback=_locale, metavar="CODE",
-                     help="TMX language code of the source (default from --src-lang: ru-RU)."),
-        click.option("--tgt-locale", callback=_locale, metavar="CODE",
-                     help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
+                 help="TMX language code of the source (default from --src-lang: ru-RU)."),
+    click.option("--tgt-locale", callback=_locale, metavar="CODE",
+                 help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
 ]
+force_and_locale_options = _stack(FORCE_AND_LOCALE_OPTIONS)
 
 
 def _encoding(ctx, param, value: str | None) -> str | None:
@@ -85,14 +94,11 @@ ENCODING_OPTION = click.option(
          "legacy encoding detected and reported.")
 
 
-def cache_options(command):
-    for option in reversed([
-        click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
-                     help="Folder of the embedding cache (default: ALIGNER_CACHE_DIR or ~/.cache/aligner)."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
-    ]):
-        command = option(command)
-    return command
+cache_options = _stack([
+    click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+                 help="Folder of the embedding cache (default: ALIGNER_CACHE_DIR or ~/.cache/aligner)."),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
+])
 
 
 def embedding_store(encoder, cache_dir, no_cache, progress) -> EmbeddingStore:
@@ -100,18 +106,14 @@ def embedding_store(encoder, cache_dir, no_cache, progress) -> EmbeddingStore:
     return EmbeddingStore(encoder, progress=progress, cache=cache)
 
 
-def output_options(command):
-    """Options shared by every command that writes links."""
-    for option in reversed([
-        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True,
-                     help="tmx and moses hold only links with text on both sides."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-                     help="Output file, written atomically; default stdout. For moses a prefix: "
-                          "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
-        *LOCALE_OPTIONS,
-    ]):
-        command = option(command)
-    return command
+output_options = _stack([  # every command that writes links
+    click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True,
+                 help="tmx and moses hold only links with text on both sides."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                 help="Output file, written atomically; default stdout. For moses a prefix: "
+                      "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
+    *FORCE_AND_LOCALE_OPTIONS,
+])
 
 
 def write_output(records, output, fmt, options: ExportOptions, force: bool):
@@ -220,9 +222,7 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
               help="Most sentences in one link, both sides together.")
 @click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
               show_default=True, help="Posts whose best pairing confidence is below this stay unpaired.")
-@LOCALE_OPTIONS[0]
-@LOCALE_OPTIONS[1]
-@LOCALE_OPTIONS[2]
+@force_and_locale_options
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
 @ENCODING_OPTION
 @cache_options

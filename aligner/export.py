@@ -205,8 +205,7 @@ def export_links(records: Iterable[dict], output: str | Path | None, fmt: str,
     options = options or ExportOptions()
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    paths = output_paths(output, fmt, options)
-    check_outputs(paths, force)
+    paths = output_paths(output, fmt, options)  # atomic_output refuses an existing file without force
     stats = ExportStats()
     if fmt == "moses":
         with atomic_output(paths[0], force) as src_stream, atomic_output(paths[1], force) as tgt_stream:
@@ -339,8 +338,11 @@ def write_channel(result, outdir: str | Path, formats: Iterable[str], options: E
         with atomic_output(folder / "summary.json", force=True) as stream:
             stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         if report:
-            from .report import write_report
+            from .report import build_report, channel_facts
 
-            write_report(folder, folder / "report.html", title=f"Channel corpus: {Path(outdir).name}", force=True)
+            page = build_report(result.links, title=f"Channel corpus: {Path(outdir).name}",
+                                signature=result.signature, extra=channel_facts(result.stats))
+            with atomic_output(folder / "report.html", force=True) as stream:
+                stream.write(page)
         names = sorted(path.name for path in folder.iterdir())
     return names, warnings

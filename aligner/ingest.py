@@ -29,35 +29,47 @@ def _case_breaks(text: str) -> int:
     return sum(1 for a, b in zip(text, text[1:]) if a.islower() and b.isupper())
 
 
-def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[str, str | None]:
-    """The text of `data`, and the legacy encoding it was decoded from (None for UTF-8/UTF-16).
-
-    UTF-8 (a BOM is dropped) unless `encoding` is given; UTF-16 with a BOM; otherwise a legacy
-    encoding found by charset-normalizer among LEGACY_ENCODINGS."""
+def _codec(data: bytes, name: str | Path, encoding: str | None, complete: bool = True) -> tuple[str, bool]:
+    """The codec to read `data` with (all of a file, or its start when not `complete`), and
+    whether it had to be detected: `encoding` when given; UTF-16 with a BOM; UTF-8 (a BOM is
+    dropped); otherwise the legacy encoding charset-normalizer finds among LEGACY_ENCODINGS."""
     if encoding:
-        try:
-            return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not valid {encoding} at byte offset {exc.start}") from None
+        return ("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), False
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not valid UTF-16 at byte offset {exc.start}") from None
+        return "utf-16", False
     if b"\x00" in data[:65536]:
         raise InputError(f"{name}: looks binary (contains NUL bytes), expected text")
     try:
-        return data.decode("utf-8-sig"), None
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
+        return "utf-8-sig", False
     except UnicodeDecodeError as exc:
         offset = exc.start
     from charset_normalizer import from_bytes
 
-    candidates = [(str(match), match.encoding) for match in from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS))]
+    candidates = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)))
     if not candidates:
         raise InputError(f"{name}: not valid UTF-8 at byte offset {offset}, and no legacy encoding fits; "
                          "give --encoding")
-    text, found = min(candidates, key=lambda c: _case_breaks(c[0][:100_000]))
-    return text, found
+    return min(candidates, key=lambda match: _case_breaks(str(match)[:100_000])).encoding, True
+
+
+def _note_detected(notes: list[str] | None, path: str | Path, codec: str) -> None:
+    if notes is not None:
+        notes.append(f"{path}: not UTF-8; read as {codec} (detected; --encoding forces another)")
+
+
+def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[str, str | None]:
+    """The text of `data`, and the legacy encoding it was detected in (None otherwise)."""
+    if encoding is None and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+            and b"\x00" not in data[:65536]:
+        with contextlib.suppress(UnicodeDecodeError):  # the common case, decoded once
+            return data.decode("utf-8-sig"), None
+    codec, detected = _codec(data, name, encoding)
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not valid {encoding or codec} at byte offset {exc.start}") from None
+    return text, codec if detected else None
 
 
 @contextlib.contextmanager
@@ -86,8 +98,8 @@ def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | 
                              f"{MAX_INPUT_BYTES // 2**20} MiB this command reads")
         data = path.read_bytes()
     text, detected = decode(data, path, encoding)
-    if detected and notes is not None:
-        notes.append(f"{path}: not UTF-8; read as {detected} (detected; --encoding forces another)")
+    if detected:
+        _note_detected(notes, path, detected)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(f"{path}: is empty")
@@ -200,45 +212,36 @@ def read_channel(path: str | Path, encoding: str | None = None, notes: list[str]
         return read_telegram_json(path, read_text(path, encoding, notes))
     if path.suffix.lower() in {".html", ".htm"} or start == b"<":
         return read_telegram_html([path], read_text(path, encoding, notes))
-    return read_telegram_dump(stream_lines(path, encoding, notes), path)
+    return read_telegram_dump(stream_lines(path, encoding, notes, sample), path)
 
 
-def _sample(path: Path, size: int = 1 << 20) -> bytes:
+_SAMPLE_BYTES = 1 << 20
+
+
+def _sample(path: Path) -> bytes:
     with reading(path, "a text file"), open(path, "rb") as raw:
-        return raw.read(size)
+        return raw.read(_SAMPLE_BYTES)
 
 
-def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str] | None = None) -> Iterator[str]:
+def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str] | None = None,
+                 sample: bytes | None = None) -> Iterator[str]:
     """The lines of a text file, decoded as it is read (memory does not grow with the file); the
-    encoding is chosen on the first MiB as `decode` does."""
+    codec is chosen on the first MiB (`sample`, when the caller has read it) as `decode` does."""
     path = Path(path)
-    sample = _sample(path)
+    sample = _sample(path) if sample is None else sample
     if not sample.strip():
         raise InputError(f"{path}: is empty")
-    if encoding is None:
-        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
-        elif sample.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        else:
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            try:
-                decoder.decode(sample, final=len(sample) < (1 << 20))
-                encoding = "utf-8"
-            except UnicodeDecodeError:
-                _, encoding = decode(sample, path)
-                if notes is not None:
-                    notes.append(f"{path}: not UTF-8; read as {encoding} (detected; --encoding forces another)")
-    if b"\x00" in sample[:65536] and not encoding.startswith("utf-16"):
-        raise InputError(f"{path}: looks binary (contains NUL bytes), expected text")
+    codec, detected = _codec(sample, path, encoding, complete=len(sample) < _SAMPLE_BYTES)
+    if detected:
+        _note_detected(notes, path, codec)
     number = 0
-    with open(path, "rb") as raw:
-        stream = io.TextIOWrapper(raw, encoding=encoding, newline=None)
+    with reading(path, "a text file"), open(path, "rb") as raw:
+        stream = io.TextIOWrapper(raw, encoding=codec, newline=None)
         try:
             for number, line in enumerate(stream, start=1):
                 yield line
         except UnicodeDecodeError:
-            raise InputError(f"{path}: not valid {encoding} in line {number + 1}") from None
+            raise InputError(f"{path}: not valid {encoding or codec} in line {number + 1}") from None
 
 
 def read_telegram_dump(text: str | Iterable[str], name: str | Path = "<dump>") -> list[Post]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 # Norwegian is `nb` (Bokmål) in outputs; `no` is accepted on input and never written.
@@ -77,21 +78,23 @@ def identify_lines(lines: list[str]) -> list[dict[str, float]]:
     return out
 
 
-def route(scores: dict[str, float]) -> str:
-    merged: dict[str, float] = {}
+def _routed(scores: dict[str, float], weight: float = 1.0) -> Counter:
+    merged: Counter = Counter()
     for code, value in scores.items():
-        merged[_ROUTE.get(code, code)] = merged.get(_ROUTE.get(code, code), 0.0) + value
+        merged[_ROUTE.get(code, code)] += weight * value
+    return merged
+
+
+def route(scores: dict[str, float]) -> str:
+    merged = _routed(scores)
     return max(merged, key=merged.get) if merged else "und"
 
 
 def combine(lines: list[str], line_scores: list[dict[str, float]]) -> LanguageGuess:
     """A text's language from its lines' scores, each weighted by its number of letters."""
-    totals: dict[str, float] = {}
+    totals: Counter = Counter()
     for line, scores in zip(lines, line_scores):
-        weight = letter_count(line)
-        for code, value in scores.items():
-            code = _ROUTE.get(code, code)
-            totals[code] = totals.get(code, 0.0) + weight * value
+        totals.update(_routed(scores, letter_count(line)))
     mass = sum(totals.values())
     if mass < 3:
         return LanguageGuess("und", 0.0, {})

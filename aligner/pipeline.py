@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -204,7 +204,7 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
         elif language.lang == "nb":
             nb_posts.append(post)
         elif language.parts:
-            bilingual.append((replace(post, text=language.parts["ru"]), replace(post, text=language.parts["nb"])))
+            bilingual.append((post, replace(post, text=language.parts["ru"]), replace(post, text=language.parts["nb"])))
         elif not post.text.strip():
             unpaired.append(_unpaired(post, "und", "no text (media without a caption)"))
         else:
@@ -216,19 +216,18 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
 
     embed_started = time.perf_counter()
     ru_vectors, nb_vectors = opening(ru_posts), opening(nb_posts)
-    bi_ru_vectors, bi_nb_vectors = opening([b[0] for b in bilingual]), opening([b[1] for b in bilingual])
+    bi_ru_vectors, bi_nb_vectors = opening([b[1] for b in bilingual]), opening([b[2] for b in bilingual])
     post_embed_seconds = time.perf_counter() - embed_started
     pair_started = time.perf_counter()
     ru_mean = np.concatenate([ru_vectors, bi_ru_vectors]).mean(axis=0) if len(ru_vectors) + len(bi_ru_vectors) else None
     nb_mean = np.concatenate([nb_vectors, bi_nb_vectors]).mean(axis=0) if len(nb_vectors) + len(bi_nb_vectors) else None
 
     found: list[tuple[Post, Post, float, dict]] = []
-    for (ru_part, nb_part), ru_vector, nb_vector in zip(bilingual, bi_ru_vectors, bi_nb_vectors):
+    for (original, ru_part, nb_part), ru_vector, nb_vector in zip(bilingual, bi_ru_vectors, bi_nb_vectors):
         confidence, evidence = score_bilingual(ru_part, nb_part, ru_vector, nb_vector, ru_mean, nb_mean, pair_params)
         if confidence >= pair_params.threshold:
             found.append((ru_part, nb_part, confidence, evidence))
         else:
-            original = next(p for p in posts if p.id == ru_part.id)
             unpaired.append(_unpaired(original, "ru+nb", "bilingual post whose two parts do not match",
                                       confidence=round(confidence, 4)))
     pairs, best = pair_posts(ru_posts, nb_posts, ru_vectors, nb_vectors, ru_mean, nb_mean, pair_params)
@@ -243,7 +242,8 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
     pair_seconds = time.perf_counter() - pair_started
 
     found.sort(key=lambda pair: pair[0].position)
-    unpaired.sort(key=lambda record: next(p.position for p in posts if p.id == record["id"]))
+    position_of = {post.id: post.position for post in posts}
+    unpaired.sort(key=lambda record: position_of[record["id"]])
     pair_records, links = [], []
     align_stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
     for done, (ru_post, nb_post, confidence, evidence) in enumerate(found, start=1):
@@ -257,9 +257,7 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
                              "evidence": evidence, "sentence_links": len(result.links)})
         if pairs_done:
             pairs_done(done, len(found))
-    counts = {}
-    for language in languages:
-        counts[language.lang] = counts.get(language.lang, 0) + 1
+    counts = dict(Counter(language.lang for language in languages))
     return ChannelResult(
         pair_records, unpaired, links,
         signature(encoder, params, "ru", "nb") + f"|pair_threshold={pair_params.threshold}",

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
 from .export import atomic_output
@@ -70,12 +70,20 @@ def plots(records: list[dict], marks: list[str] | None) -> dict[str, str]:
     matplotlib.rcParams.update({"svg.hashsalt": "aligner", "svg.fonttype": "none", "font.size": 9})
     from matplotlib.figure import Figure
 
+    def chart(title: str, xlabel: str | None, ylabel: str, size=(4.2, 2.6)):
+        figure = Figure(figsize=size)
+        axes = figure.subplots()
+        axes.set_title(title)
+        axes.set_ylabel(ylabel)
+        if xlabel:
+            axes.set_xlabel(xlabel)
+        return figure, axes
+
     scores = [r.get("score") for r in records]
     known = [(i, s) for i, s in enumerate(scores) if isinstance(s, int | float)]
     out = {}
 
-    figure = Figure(figsize=(4.2, 2.6))
-    axes = figure.subplots()
+    figure, axes = chart("Score histogram", "score", "links")
     if marks:
         groups = [[s for i, s in known if marks[i] == m] for m in ("right", "partial", "wrong")]
         axes.hist(groups, bins=20, range=(0, 1), stacked=True, color=["#3a7d44", "#e0a030", "#c0392b"],
@@ -83,39 +91,32 @@ def plots(records: list[dict], marks: list[str] | None) -> dict[str, str]:
         axes.legend(frameon=False)
     else:
         axes.hist([s for _, s in known], bins=20, range=(0, 1), color="#3b6ea8")
-    axes.set_xlabel("score")
-    axes.set_ylabel("links")
-    axes.set_title("Score histogram")
     out["score histogram"] = _svg(figure)
 
-    figure = Figure(figsize=(4.2, 2.6))
-    axes = figure.subplots()
+    figure, axes = chart("Link types", None, "links")
     types = Counter(r["type"] for r in records).most_common(10)
     axes.bar([t for t, _ in types], [n for _, n in types], color="#3b6ea8")
-    axes.set_ylabel("links")
-    axes.set_title("Link types")
     out["link types"] = _svg(figure)
 
-    figure = Figure(figsize=(4.2, 2.6))
-    axes = figure.subplots()
+    figure, axes = chart("Length ratio", "log2(target length / source length)", "links")
     ratios = [math.log2((len(r["tgt"]) + 1) / (len(r["src"]) + 1)) for r in records if r["src"] and r["tgt"]]
     axes.hist(ratios, bins=30, color="#3b6ea8")
-    axes.set_xlabel("log2(target length / source length)")
-    axes.set_ylabel("links")
-    axes.set_title("Length ratio")
     out["length ratio"] = _svg(figure)
 
-    figure = Figure(figsize=(8.6, 2.4))
-    axes = figure.subplots()
+    figure, axes = chart("Score along the document", "link, in document order", "score", size=(8.6, 2.4))
     colors = ["#c0392b" if marks and marks[i] == "wrong" else "#e0a030" if marks and marks[i] == "partial"
               else "#3b6ea8" for i, _ in known]
     axes.scatter([i for i, _ in known], [s for _, s in known], s=6, c=colors)
     axes.set_ylim(-0.02, 1.02)
-    axes.set_xlabel("link, in document order")
-    axes.set_ylabel("score")
-    axes.set_title("Score along the document")
     out["score along the document"] = _svg(figure)
     return out
+
+
+def channel_facts(summary: dict) -> dict:
+    """The lines a channel's summary adds to the report's summary."""
+    facts = {"posts": summary.get("posts"), "post pairs": summary.get("pairs"),
+             "unpaired posts": summary.get("unpaired")}
+    return {k: v for k, v in facts.items() if v is not None}
 
 
 def write_report(result: str | Path, output: str | Path, *, gold: str | Path | None = None,
@@ -128,16 +129,20 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
         source = result / "corpus.jsonl"
         summary_path = result / "summary.json"
         if summary_path.is_file():
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            signature = summary.get("signature")
-            extra = {"posts": summary.get("posts"), "post pairs": summary.get("pairs"),
-                     "unpaired posts": summary.get("unpaired")}
+            try:
+                summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"{summary_path}: not a summary aligner wrote ({exc})") from None
+            if not isinstance(summary, dict):
+                raise InputError(f"{summary_path}: not a summary aligner wrote")
+            signature = summary.get("signature") if isinstance(summary.get("signature"), str) else None
+            extra = channel_facts(summary)
     records = list(read_link_records(source))
     gold_links = read_alignment(gold) if gold else None
     if gold_links is not None and len({(r.get("src_post_id"), r.get("tgt_post_id")) for r in records}) > 1:
         raise UsageError(f"{result}: --gold needs a single-document result; this one holds several post pairs")
     page = build_report(records, title=title or f"Alignment report: {result.name}", gold=gold_links,
-                        signature=signature, extra={k: v for k, v in extra.items() if v is not None})
+                        signature=signature, extra=extra)
     with atomic_output(output, force=force) as stream:
         stream.write(page)
 
