@@ -83,9 +83,12 @@ def _encoding(ctx, param, value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return codecs.lookup(value).name
+        info = codecs.lookup(value)
     except LookupError:
         raise click.BadParameter(f"unknown encoding {value!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # hex, base64, zlib...: bytes to bytes
+        raise click.BadParameter(f"{value!r} is not a text encoding")
+    return info.name
 
 
 ENCODING_OPTION = click.option(

@@ -69,6 +69,8 @@ def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not valid {encoding or codec} at byte offset {exc.start}") from None
+    except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
+        raise InputError(f"{name}: not valid {encoding or codec} ({exc})") from None
     return text, codec if detected else None
 
 
@@ -240,7 +242,7 @@ def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str]
         try:
             for number, line in enumerate(stream, start=1):
                 yield line
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise InputError(f"{path}: not valid {encoding or codec} in line {number + 1}") from None
 
 

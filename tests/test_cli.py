@@ -55,6 +55,8 @@ def test_wrongly_encoded_file(pair, tmp_path):
     one_line_error(run("align", koi8, pair[1]), 2, "binary")
     result = run("align", cp1251, pair[1], "--encoding", "no-such-codec")
     assert result.exit_code == 2 and "unknown encoding" in result.output
+    result = run("align", cp1251, pair[1], "--encoding", "hex")
+    assert result.exit_code == 2 and "not a text encoding" in result.output and "Traceback" not in result.output
 
 
 def test_unknown_model(pair):

@@ -89,6 +89,10 @@ def test_forced_encoding_and_undecodable_bytes(tmp_path, ria_texts):
     nb.write_bytes(b"Hei \xff\xfe verden.\n")
     result = ends_cleanly(invoke("align", ru, nb, "--encoding", "utf-8"))
     assert result.exit_code == 2 and "a.ru: not valid utf-8 at byte offset 0" in result.output
+    for command in (["align", ru, nb], ["channel", ru, "-o", tmp_path / "out"]):
+        result = ends_cleanly(invoke(*command, "--encoding", "utf-16"))
+        assert result.exit_code == 2 and "not valid utf-16" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 # ---- property tests ----
