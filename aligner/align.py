@@ -59,6 +59,11 @@ class Link:
     # 1-1 match among the other side's sentences near the skip.
     similarity: float
     distance: float
+    # For a pair: how much closer the best one-sentence extension of either span is (> 0: the
+    # link is likely a piece of a larger block), and the ratio margin of its similarity over
+    # the mean of its nearest neighbours on the other side. 0 for a skip.
+    extension_gain: float = 0.0
+    margin: float = 0.0
 
     @property
     def kind(self) -> str:
@@ -194,12 +199,50 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
 
 
 NEARBY = 3  # how far from a skip its best match is looked for
+MARGIN_WINDOW = 6  # neighbours for the ratio margin: sentences this close to the link's other span
+MARGIN_K = 3  # mean of this many nearest of them
+
+
+def _extension_gain(costs: _Costs, a: int, b: int, src_starts: np.ndarray, tgt_starts: np.ndarray,
+                    dist: np.ndarray) -> np.ndarray:
+    """Distance of the link minus that of its best span grown by one sentence at either end."""
+    n, m = len(costs.src_len), len(costs.tgt_len)
+    best = np.full(len(dist), np.inf)
+    for grow_src, shift in ((1, 0), (1, -1), (0, 0), (0, -1)):
+        starts_src = src_starts + (shift if grow_src else 0)
+        starts_tgt = tgt_starts + (0 if grow_src else shift)
+        size_src, size_tgt = a + grow_src, b + (1 - grow_src)
+        valid = (starts_src >= 0) & (starts_src + size_src <= n) & (starts_tgt >= 0) & (starts_tgt + size_tgt <= m)
+        if not valid.any():
+            continue
+        _, grown = costs.paired_distances(costs.src.get(size_src, starts_src[valid]),
+                                          costs.tgt.get(size_tgt, starts_tgt[valid]))
+        best[valid] = np.minimum(best[valid], grown)
+    return np.where(np.isfinite(best), dist - best, 0.0)
+
+
+def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
+                  tgt_starts: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """cos(x, y) over the mean of x's and y's MARGIN_K most similar sentences near the link."""
+    offsets = np.arange(-MARGIN_WINDOW, MARGIN_WINDOW + 1)
+
+    def neighbour_mean(vectors, others, starts):
+        near = starts[:, None] + offsets[None, :]
+        inside = (near >= 0) & (near < len(others))
+        sims = np.einsum("nd,nwd->nw", vectors, others[np.clip(near, 0, len(others) - 1)])
+        sims = np.sort(np.where(inside, sims, -np.inf), axis=1)[:, -MARGIN_K:]
+        sims = np.where(np.isfinite(sims), sims, np.nan)
+        return np.nanmean(sims, axis=1)
+
+    neighbours = (neighbour_mean(xs, costs.tgt.sentences, tgt_starts)
+                  + neighbour_mean(ys, costs.src.sentences, src_starts)) / 2
+    return sim / np.maximum(neighbours, 1e-3)
 
 
 def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Link]:
     """Links with the similarity and distance of their spans, computed per link type at once; a
     skip gets those of its sentence's best match among the other side's sentences near it."""
-    measures = np.zeros((len(path), 2))
+    measures = np.zeros((len(path), 4))
     by_type: dict[tuple[int, int], list[int]] = {}
     for index, (_, a, _, b) in enumerate(path):
         by_type.setdefault((a, b), []).append(index)
@@ -208,8 +251,11 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
         src_starts = np.array([path[k][0] for k in indices])
         tgt_starts = np.array([path[k][2] for k in indices])
         if a and b:
-            sim, dist = costs.paired_distances(costs.src.get(a, src_starts), costs.tgt.get(b, tgt_starts))
-            measures[indices] = np.column_stack([sim, dist])
+            xs, ys = costs.src.get(a, src_starts), costs.tgt.get(b, tgt_starts)
+            sim, dist = costs.paired_distances(xs, ys)
+            measures[indices] = np.column_stack([
+                sim, dist, _extension_gain(costs, a, b, src_starts, tgt_starts, dist),
+                _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim)])
             continue
         # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
         others = costs.tgt.sentences if a else costs.src.sentences
@@ -223,9 +269,9 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
         dist = np.where(inside, dist, np.inf)
         best = dist.argmin(1)
         rows = np.arange(len(indices))
-        measures[indices] = np.column_stack([sim[rows, best], dist[rows, best]])
-    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d))
-            for (i, a, j, b), (s, d) in zip(path, measures)]
+        measures[indices, :2] = np.column_stack([sim[rows, best], dist[rows, best]])
+    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(g), float(r))
+            for (i, a, j, b), (s, d, g, r) in zip(path, measures)]
 
 
 # ---- The search: coarse-to-fine band for long documents, band costs at once, rows by gathers ----

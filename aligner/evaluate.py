@@ -121,3 +121,16 @@ def score(golds: list[Alignment], tests: list[Alignment]) -> Scores:
         documents=len(golds),
         gold_links=sum(len(g) for g in golds), test_links=sum(len(t) for t in tests),
     )
+
+
+def labelled_links(links: list[dict], features: list, gold: Alignment) -> tuple[list[list[float]], list[bool]]:
+    """Features of the links that have them, and whether each is exactly a gold link (skips too):
+    the training data of the score's calibration."""
+    gold_links = set(gold)
+    rows, right = [], []
+    for link, vector in zip(links, features):
+        if vector is None:
+            continue
+        rows.append(vector)
+        right.append((tuple(link["src_ids"]), tuple(link["tgt_ids"])) in gold_links)
+    return rows, right

@@ -16,7 +16,7 @@ from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
-from .score import add_flags, link_score
+from .score import add_flags, link_features, link_score, typical_log_ratio
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -50,6 +50,7 @@ class AlignmentResult:
     tgt_units: Units
     signature: str
     stats: dict = field(default_factory=dict)
+    features: list[list[float] | None] = field(default_factory=list)  # per link (None: an empty unit)
 
 
 def link_record(src: Units, tgt: Units, link, score: float) -> dict:
@@ -78,7 +79,8 @@ def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: st
 
 def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                 tgt_lang: str = "nb", params: AlignParams = AlignParams(),
-                store: EmbeddingStore | None = None) -> AlignmentResult:
+                store: EmbeddingStore | None = None, calibration: dict | None = None) -> AlignmentResult:
+    """Align two sides' units; `calibration` (default: the encoder's, from models/) scores the links."""
     check_size(src, tgt)
     store = store or EmbeddingStore(encoder)
     if params.random_distance is None and getattr(encoder, "random_distance", None):
@@ -96,12 +98,17 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     tgt_lengths = np.array([len(tgt.texts[j]) for j in tgt_real], dtype=float)
     found = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params)
 
-    calibration = getattr(encoder, "calibration", None)
+    calibration = calibration or getattr(encoder, "calibration", None)
     links = []
     for link in found:
         link = replace(link, src=tuple(src_real[i] for i in link.src),
                        tgt=tuple(tgt_real[j] for j in link.tgt))
-        links.append(link_record(src, tgt, link, link_score(link, calibration)))
+        links.append(link_record(src, tgt, link, 0.0))
+    typical = typical_log_ratio(links)
+    features = [link_features(link, record["src"], record["tgt"], typical) for link, record in zip(found, links)]
+    for link, record, vector in zip(found, links, features):
+        record["score"] = round(link_score(link, vector, calibration), 4)
+    feature_of = {id(record): vector for record, vector in zip(links, features)}
     links = _insert_empty_units(links, src, tgt)
     add_flags(links, src_lang, tgt_lang)
     total = time.perf_counter() - started
@@ -114,6 +121,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
             "embed_seconds": round(embed_seconds, 3),
             "align_seconds": round(total - embed_seconds, 3), "seconds": round(total, 3),
         },
+        [feature_of.get(id(record)) for record in links],
     )
 
 

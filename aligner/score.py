@@ -1,9 +1,13 @@
 """Quality score in [0, 1] and flags for every link.
 
-A logistic map of the link's normalized distance `d` (see align.py), with a midpoint and slope
-stored per encoder in `models/`. For a 1-1 or merged link the score is the estimated chance that
-the link is right; for a skip (1-0, 0-1) it is the chance that the sentence really has no
-counterpart, i.e. one minus the score of its best match nearby.
+The score is a small logistic model over features of the link (`FEATURES`): its normalized
+distance `d` and cosine (see align.py), how much closer a span grown by one sentence would be,
+the ratio margin over its nearest neighbours, length misfit against the document's typical ratio,
+agreement of numbers and Latin-script tokens, the link type and the length of its shorter side.
+Its weights are fitted per encoder on gold alignments (`aligner calibrate`) and stored with the
+encoder's description in `models/`, so the score estimates the chance that the link is right.
+An encoder without fitted weights gets a fixed logistic map of `d`. For a skip (1-0, 0-1) the
+score is the chance that the sentence really has no counterpart.
 """
 
 from __future__ import annotations
@@ -11,16 +15,88 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 from .align import Link
 
 DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
+# The threshold the README recommends for --min-score: a calibrated score above it means the link
+# is more likely right than wrong.
+RECOMMENDED_MIN_SCORE = 0.5
+
+FEATURES = ("distance", "similarity", "extension_gain", "margin", "length_misfit", "numbers", "latin",
+            "merge_size", "skip", "skip_distance", "log_length")
 
 
-def link_score(link: Link, calibration: dict | None = None) -> float:
+def _agreement(src: set[str], tgt: set[str]) -> float:
+    """+1 both sides hold the same items, -1 they differ, 0 neither has any."""
+    if not src and not tgt:
+        return 0.0
+    return 1.0 if src == tgt else -1.0
+
+
+def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> list[float]:
+    """The feature vector of one link (see FEATURES) from its measures and its two texts."""
+    pair = bool(link.src and link.tgt)
+    shorter = min(len(src), len(tgt)) if pair else len(src or tgt)
+    return [
+        link.distance if pair else 0.0,
+        link.similarity if pair else 0.0,
+        link.extension_gain,
+        link.margin,
+        abs(log_length_ratio(src, tgt) - typical_log_ratio) if pair else 0.0,
+        _agreement(numbers(src), numbers(tgt)) if pair else 0.0,
+        _agreement(latin_tokens(src), latin_tokens(tgt)) if pair else 0.0,
+        float(len(link.src) + len(link.tgt) - 2) if pair else 0.0,
+        0.0 if pair else 1.0,
+        0.0 if pair else min(link.distance, 2.0),
+        math.log1p(shorter),
+    ]
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
+def link_score(link: Link, features: list[float], calibration: dict | None = None) -> float:
+    """The calibrated chance that the link is right; the fixed map of `d` without weights."""
     cal = calibration or DEFAULT_CALIBRATION
-    z = cal["slope"] * (link.distance - cal["midpoint"])
-    match = 1.0 / (1.0 + math.exp(min(max(z, -50.0), 50.0)))
+    if "weights" in cal:
+        x = (np.asarray(features) - np.asarray(cal["mean"])) / np.asarray(cal["scale"])
+        return float(_sigmoid(x @ np.asarray(cal["weights"]) + cal["bias"]))
+    match = float(_sigmoid(-cal["slope"] * (link.distance - cal["midpoint"])))
     return match if link.src and link.tgt else 1.0 - match
+
+
+def fit_calibration(features: np.ndarray, right: np.ndarray, l2: float = 1.0) -> dict:
+    """Logistic regression (L2-penalized, standardized features) of `right` on `features`."""
+    from scipy.optimize import minimize
+
+    features = np.asarray(features, dtype=float)
+    right = np.asarray(right, dtype=float)
+    if len(set(right.tolist())) < 2:
+        raise ValueError("calibration needs both right and wrong links in the gold data")
+    mean = features.mean(0)
+    scale = features.std(0)
+    scale[scale < 1e-9] = 1.0
+    x = (features - mean) / scale
+
+    def loss(theta):
+        w, b = theta[:-1], theta[-1]
+        z = x @ w + b
+        p = _sigmoid(z)
+        value = np.sum(np.logaddexp(0.0, z) - right * z) + 0.5 * l2 * w @ w
+        gradient = np.append(x.T @ (p - right) + l2 * w, np.sum(p - right))
+        return value, gradient
+
+    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "weights": theta[:-1].round(6).tolist(), "bias": round(float(theta[-1]), 6)}
+
+
+def predict(calibration: dict, features: np.ndarray) -> np.ndarray:
+    x = (np.asarray(features, dtype=float) - np.asarray(calibration["mean"])) / np.asarray(calibration["scale"])
+    return _sigmoid(x @ np.asarray(calibration["weights"]) + calibration["bias"])
 
 
 # ---- Flags: what a reviewer should look at, whatever the score ----
@@ -32,6 +108,15 @@ _CYRILLIC_LANGUAGES = {"ru", "uk", "be", "bg", "sr", "mk", "kk"}
 _BOILERPLATE = {"читать полностью", "подробнее", "читать далее", "les mer", "les hele saken", "read in full",
                 "read more", "подписывайтесь", "view in telegram", "please open telegram to view this post"}
 LENGTH_OUTLIER = math.log(2.0)  # |log length ratio - the document's typical one| above this
+
+
+_LATIN = re.compile(r"\b[A-Za-z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*\b|https?://\S+|@\w+|#\w+")
+
+
+def latin_tokens(text: str) -> set[str]:
+    """Names that stay as written in a translation: acronyms and mixed-case words (NATO, COVID19),
+    links, @handles and #tags."""
+    return {token.casefold() for token in _LATIN.findall(text)}
 
 
 def numbers(text: str) -> set[str]:
@@ -82,11 +167,15 @@ def link_flags(src: str, tgt: str, src_lang: str, tgt_lang: str, typical_log_rat
     return flags
 
 
-def add_flags(records: list[dict], src_lang: str, tgt_lang: str) -> None:
-    """Set `flags` on every link record of one document (its typical length ratio is the median
-    over its 1-1 links)."""
+def typical_log_ratio(records: list[dict]) -> float:
+    """The document's typical length ratio: the median over its 1-1 links."""
     ratios = sorted(log_length_ratio(r["src"], r["tgt"]) for r in records if r["type"] == "1-1")
-    typical = ratios[len(ratios) // 2] if ratios else 0.0
+    return ratios[len(ratios) // 2] if ratios else 0.0
+
+
+def add_flags(records: list[dict], src_lang: str, tgt_lang: str) -> None:
+    """Set `flags` on every link record of one document."""
+    typical = typical_log_ratio(records)
     for record in records:
         merged = len(record["src_ids"]) + len(record["tgt_ids"]) > 2
         record["flags"] = link_flags(record["src"], record["tgt"], src_lang, tgt_lang, typical, merged)

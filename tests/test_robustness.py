@@ -223,12 +223,12 @@ def test_interrupted_channel_leaves_nothing_and_the_rerun_reuses_the_cache(tmp_p
             return real.encode(texts)
 
     cache, outdir = tmp_path / "cache", tmp_path / "out"
-    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name: Interrupted())
+    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: Interrupted())
     result = invoke("channel", SEED, "-o", outdir, "--cache", cache)
     assert result.exit_code != 0 and Interrupted.calls == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no OUTDIR, no temp folder
 
-    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name: real)
+    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: real)
     result = ends_cleanly(invoke("channel", SEED, "-o", outdir, "--cache", cache))
     assert result.exit_code == 0
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
