@@ -123,14 +123,53 @@ def score(golds: list[Alignment], tests: list[Alignment]) -> Scores:
     )
 
 
-def labelled_links(links: list[dict], features: list, gold: Alignment) -> tuple[list[list[float]], list[bool]]:
-    """Features of the links that have them, and whether each is exactly a gold link (skips too):
-    the training data of the score's calibration."""
-    gold_links = set(gold)
-    rows, right = [], []
-    for link, vector in zip(links, features):
-        if vector is None:
-            continue
-        rows.append(vector)
-        right.append((tuple(link["src_ids"]), tuple(link["tgt_ids"])) in gold_links)
-    return rows, right
+def link_labels(links: list[dict], gold: Alignment) -> list[tuple[bool, bool]]:
+    """(strict, lax) rightness of each link against `gold`: strict, it is a gold link; lax, it
+    shares a source and a target sentence with the gold (for a skip, lax is strict)."""
+    gold_links = {(tuple(s), tuple(t)) for s, t in gold if s or t}
+    gold_targets_of = defaultdict(set)
+    for src, tgt in gold_links:
+        for s in src:
+            gold_targets_of[s].update(tgt)
+    out = []
+    for link in links:
+        src, tgt = tuple(link["src_ids"]), tuple(link["tgt_ids"])
+        strict = (src, tgt) in gold_links
+        lax = strict or bool(src and tgt and set().union(*(gold_targets_of[s] for s in src)).intersection(tgt))
+        out.append((strict, lax))
+    return out
+
+
+def replaced_units(texts: list[str], share: float, seed: int = 0) -> tuple[list[str], set[int]]:
+    """A copy of one side with about `share` of its units replaced by unrelated ones (units from
+    the far half of the same side), and the positions replaced: wrong links for calibration."""
+    import random
+
+    n = len(texts)
+    if n < 4:
+        return list(texts), set()
+    chosen = random.Random(seed).sample(range(n), max(1, round(share * n)))
+    out, replaced = list(texts), set()
+    for k in chosen:
+        other = texts[(k + n // 2) % n]
+        if other and other != texts[k]:
+            out[k] = other
+            replaced.add(k)
+    return out, replaced
+
+
+def gold_after_replacement(gold: Alignment, src_replaced: set[int], tgt_replaced: set[int]) -> Alignment:
+    """The gold of a document after `replaced_units`: a replaced unit has no counterpart, and
+    neither has a unit whose only counterparts were replaced."""
+    out: Alignment = []
+    for src, tgt in gold:
+        kept_src = tuple(i for i in src if i not in src_replaced)
+        kept_tgt = tuple(j for j in tgt if j not in tgt_replaced)
+        if kept_src and kept_tgt:
+            out.append((kept_src, kept_tgt))
+        else:
+            out.extend(((i,), ()) for i in kept_src)
+            out.extend(((), (j,)) for j in kept_tgt)
+        out.extend(((i,), ()) for i in src if i in src_replaced)
+        out.extend(((), (j,)) for j in tgt if j in tgt_replaced)
+    return out

