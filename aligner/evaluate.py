@@ -173,3 +173,32 @@ def gold_after_replacement(gold: Alignment, src_replaced: set[int], tgt_replaced
         out.extend(((i,), ()) for i in src if i in src_replaced)
         out.extend(((), (j,)) for j in tgt if j in tgt_replaced)
     return out
+
+
+def auroc(scores, right) -> float:
+    """Chance that a right link scores above a wrong one (ties count half): Mann-Whitney U."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    scores, right = np.asarray(scores, dtype=float), np.asarray(right, dtype=bool)
+    positives, negatives = int(right.sum()), int((~right).sum())
+    if not positives or not negatives:
+        return float("nan")
+    ranks = rankdata(scores)  # ties get their average rank
+    return float((ranks[right].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def reliability(scores, right, bins: int = 10) -> list[tuple[float, float, int, float, float]]:
+    """(bin low, bin high, links, mean score, share right) per non-empty score bin."""
+    import numpy as np
+
+    scores, right = np.asarray(scores, dtype=float), np.asarray(right, dtype=float)
+    index = np.minimum((scores * bins).astype(int), bins - 1)
+    return [(k / bins, (k + 1) / bins, int((index == k).sum()), float(scores[index == k].mean()),
+             float(right[index == k].mean())) for k in range(bins) if (index == k).any()]
+
+
+def calibration_error(scores, right, bins: int = 10) -> float:
+    """Expected calibration error: the links-weighted gap between mean score and share right."""
+    total = len(scores)
+    return sum(count / total * abs(mean - share) for _, _, count, mean, share in reliability(scores, right, bins))

@@ -16,7 +16,7 @@ from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
-from .score import add_flags, link_features, link_score, typical_log_ratio
+from .score import FEATURES, add_flags, link_features, link_score, typical_log_ratio
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -166,6 +166,51 @@ def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb",
                        encoder, src_lang, tgt_lang, params)
 
 
+# ---- Calibration data: links of documents with gold, labelled ----
+
+CALIBRATION_NOISE = 0.1  # share of target units replaced by unrelated ones in the synthetic copy
+
+
+@dataclass
+class CalibrationExamples:
+    links: list[dict]
+    features: np.ndarray
+    strict: np.ndarray  # the link is a gold link
+    lax: np.ndarray  # it shares a source and a target sentence with the gold
+    synthetic: np.ndarray  # it comes from the copy with replaced units
+    plain_scores: np.ndarray  # the uncalibrated map of the distance, for comparison
+
+
+def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lang: str, tgt_lang: str,
+                         store: EmbeddingStore | None = None, params: AlignParams = AlignParams(),
+                         noise: float = CALIBRATION_NOISE, seed: int = 0) -> CalibrationExamples:
+    """Align a document with gold, and a copy of it with `noise` of its target units replaced by
+    unrelated ones (units from the far half of the same side); label every link."""
+    from .evaluate import gold_after_replacement, link_labels, replaced_units
+    from .score import DEFAULT_CALIBRATION
+
+    store = store or EmbeddingStore(encoder)
+    texts, replaced = replaced_units(tgt.texts, noise, seed) if noise else (tgt.texts, set())
+    copies = [(tgt, gold, False)]
+    if replaced:
+        copies.append((Units(texts, tgt.ids), gold_after_replacement(gold, set(), {tgt.ids[k] for k in replaced}),
+                       True))
+    rows: dict[str, list] = {"links": [], "features": [], "strict": [], "lax": [], "synthetic": [], "plain": []}
+    for target, target_gold, synthetic in copies:
+        result = align_units(src, target, encoder, src_lang, tgt_lang, params, store)
+        plain = align_units(src, target, encoder, src_lang, tgt_lang, params, store, DEFAULT_CALIBRATION)
+        for link, vector, (strict, lax), plain_link in zip(result.links, result.features,
+                                                            link_labels(result.links, target_gold), plain.links):
+            if vector is None:
+                continue
+            for key, value in (("links", link), ("features", vector), ("strict", strict), ("lax", lax),
+                               ("synthetic", synthetic), ("plain", plain_link["score"])):
+                rows[key].append(value)
+    return CalibrationExamples(rows["links"], np.array(rows["features"], dtype=float).reshape(-1, len(FEATURES)),
+                               np.array(rows["strict"], dtype=bool), np.array(rows["lax"], dtype=bool),
+                               np.array(rows["synthetic"], dtype=bool), np.array(rows["plain"], dtype=float))
+
+
 # ---- A channel: posts in, post pairs and a sentence corpus out ----
 
 POST_EMBED_CHARS = 1000  # a post is embedded by its opening: titles and first paragraphs are translated most closely
@@ -198,7 +243,8 @@ _LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little
 
 def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = AlignParams(),
                   pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None,
-                  pairs_done: Callable[[int, int], None] | None = None) -> ChannelResult:
+                  pairs_done: Callable[[int, int], None] | None = None,
+                  calibration: dict | None = None) -> ChannelResult:
     """Route posts by language, pair Russian posts with their Norwegian versions (a bilingual post
     with itself) and sentence-align every pair; `pairs_done(done, total)` follows the alignment."""
     store = store or EmbeddingStore(encoder)
@@ -256,7 +302,7 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
     align_stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
     for done, (ru_post, nb_post, confidence, evidence) in enumerate(found, start=1):
         result = align_units(split_units(ru_post.text, "ru", False), split_units(nb_post.text, "nb", False),
-                             encoder, "ru", "nb", params, store)
+                             encoder, "ru", "nb", params, store, calibration)
         for key in align_stats:
             align_stats[key] += result.stats[key]
         for link in result.links:

