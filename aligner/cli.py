@@ -390,11 +390,13 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
             src_units = split_units(read_text(src, encoding), src_lang, presplit)
             tgt_units = split_units(read_text(tgt, encoding), tgt_lang, presplit)
             documents.append((src_units, tgt_units, read_alignment(gold), gold))
-        encoder = load_encoder(model, sum(len(t) for d in documents for t in d[0].texts + d[1].texts))
-        store = embedding_store(encoder, cache_dir, no_cache, None)
-        examples = [calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
-                                         AlignParams(max_merge=max_merge), noise, seed)
-                    for seed, (src_units, tgt_units, gold, _) in enumerate(documents)]
+        distinct = {t for d in documents for t in d[0].texts + d[1].texts} - {""}
+        encoder = load_encoder(model, sum(map(len, distinct)))
+        with embedding_progress(quiet, len(distinct)) as advance:
+            store = embedding_store(encoder, cache_dir, no_cache, advance)
+            examples = [calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
+                                             AlignParams(max_merge=max_merge), noise, seed)
+                        for seed, (src_units, tgt_units, gold, _) in enumerate(documents)]
         try:
             fitted = fit_calibration(np.vstack([e.features for e in examples]),
                                      np.concatenate([e.strict for e in examples]),
