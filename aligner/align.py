@@ -138,7 +138,7 @@ class _Costs:
 
     def paired_distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Similarity and distance of source vectors to target vectors row by row (broadcast)."""
-        sim = (xs * ys).sum(-1)
+        sim = np.einsum("...d,...d->...", xs, ys)
         norm = (self._expected(1.0 - xs @ self.mu_tgt, len(self.tgt_len))
                 + self._expected(1.0 - ys @ self.mu_src, len(self.src_len)))
         return sim, 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6)
@@ -203,20 +203,19 @@ MARGIN_WINDOW = 6  # neighbours for the ratio margin: sentences this close to th
 MARGIN_K = 3  # mean of this many nearest of them
 
 
-def _extension_gain(costs: _Costs, a: int, b: int, src_starts: np.ndarray, tgt_starts: np.ndarray,
-                    dist: np.ndarray) -> np.ndarray:
+def _extension_gain(costs: _Costs, a: int, b: int, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
+                    tgt_starts: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """Distance of the link minus that of its best span grown by one sentence at either end."""
-    n, m = len(costs.src_len), len(costs.tgt_len)
     best = np.full(len(dist), np.inf)
-    for grow_src, shift in ((1, 0), (1, -1), (0, 0), (0, -1)):
-        starts_src = src_starts + (shift if grow_src else 0)
-        starts_tgt = tgt_starts + (0 if grow_src else shift)
-        size_src, size_tgt = a + grow_src, b + (1 - grow_src)
-        valid = (starts_src >= 0) & (starts_src + size_src <= n) & (starts_tgt >= 0) & (starts_tgt + size_tgt <= m)
+    for grow_src, shift in ((True, 0), (True, -1), (False, 0), (False, -1)):
+        spans, starts, size = (costs.src, src_starts, a) if grow_src else (costs.tgt, tgt_starts, b)
+        starts = starts + shift
+        valid = (starts >= 0) & (starts + size + 1 <= len(spans.sentences))
         if not valid.any():
             continue
-        _, grown = costs.paired_distances(costs.src.get(size_src, starts_src[valid]),
-                                          costs.tgt.get(size_tgt, starts_tgt[valid]))
+        grown_span = spans.get(size + 1, starts[valid])
+        _, grown = costs.paired_distances(grown_span, ys[valid]) if grow_src \
+            else costs.paired_distances(xs[valid], grown_span)
         best[valid] = np.minimum(best[valid], grown)
     return np.where(np.isfinite(best), dist - best, 0.0)
 
@@ -227,12 +226,15 @@ def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.
     offsets = np.arange(-MARGIN_WINDOW, MARGIN_WINDOW + 1)
 
     def neighbour_mean(vectors, others, starts):
-        near = starts[:, None] + offsets[None, :]
-        inside = (near >= 0) & (near < len(others))
-        sims = np.einsum("nd,nwd->nw", vectors, others[np.clip(near, 0, len(others) - 1)])
-        sims = np.sort(np.where(inside, sims, -np.inf), axis=1)[:, -MARGIN_K:]
+        vectors, others = vectors.astype(np.float32), others.astype(np.float32)  # half the memory traffic
+        sims = np.full((len(starts), len(offsets)), -np.inf, dtype=np.float32)
+        for column, offset in enumerate(offsets):  # one (links x dim) gather at a time: bounded memory
+            near = np.clip(starts + offset, 0, len(others) - 1)
+            inside = (starts + offset >= 0) & (starts + offset < len(others))
+            sims[:, column] = np.where(inside, np.einsum("nd,nd->n", vectors, others[near]), -np.inf)
+        sims = np.sort(sims, axis=1)[:, -MARGIN_K:]
         sims = np.where(np.isfinite(sims), sims, np.nan)
-        return np.nanmean(sims, axis=1)
+        return np.nanmean(sims, axis=1).astype(float)
 
     neighbours = (neighbour_mean(xs, costs.tgt.sentences, tgt_starts)
                   + neighbour_mean(ys, costs.src.sentences, src_starts)) / 2
@@ -254,7 +256,7 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
             xs, ys = costs.src.get(a, src_starts), costs.tgt.get(b, tgt_starts)
             sim, dist = costs.paired_distances(xs, ys)
             measures[indices] = np.column_stack([
-                sim, dist, _extension_gain(costs, a, b, src_starts, tgt_starts, dist),
+                sim, dist, _extension_gain(costs, a, b, xs, ys, src_starts, tgt_starts, dist),
                 _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim)])
             continue
         # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
