@@ -49,6 +49,7 @@ class AlignParams:
     # so a document of one or two sentences is not compared only with itself.
     random_distance: float | None = None
     prior_sentences: float = 4.0
+    number_weight: float = 0.5  # times the share of numbers not shared, when both sides have some
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class _Costs:
     tgt_len: np.ndarray
     params: AlignParams
     known_log_ratio: float | None = None  # skips the nearest-neighbour estimate (long documents)
+    src_numbers: np.ndarray | None = None  # per sentence, its numbers hashed into a 64-bit mask
+    tgt_numbers: np.ndarray | None = None
     mu_src: np.ndarray = field(init=False)
     mu_tgt: np.ndarray = field(init=False)
     log_ratio: float = field(init=False)
@@ -172,7 +175,8 @@ def band_around(path: list[tuple[int, int, int, int]], n: int, m: int,
 
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                   src_lengths: np.ndarray, tgt_lengths: np.ndarray,
-                  params: AlignParams = AlignParams()) -> list[Link]:
+                  params: AlignParams = AlignParams(), src_numbers: np.ndarray | None = None,
+                  tgt_numbers: np.ndarray | None = None) -> list[Link]:
     """Align two sequences of L2-normalized sentence vectors; lengths are in characters."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
@@ -185,7 +189,7 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
     types = link_types(params.max_merge)
     if n * m <= params.max_exact_cells:
         costs = _Costs(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
-                       src_lengths, tgt_lengths, params)
+                       src_lengths, tgt_lengths, params, src_numbers=src_numbers, tgt_numbers=tgt_numbers)
         path = search(n, m, types, costs, *full_band(n, m))
     else:
         # Pass 1: a 1-1/skip path, coarse to fine; pass 2: every link type near it.
@@ -193,7 +197,8 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
         lo, hi, coarse_log_ratio = coarse_to_fine_band(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params)
         costs = _Costs(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
                        src_lengths, tgt_lengths, params,
-                       known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio)
+                       known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
+                       src_numbers=src_numbers, tgt_numbers=tgt_numbers)
         path = search(n, m, types, costs, lo, hi)
     return _make_links(costs, path)
 
@@ -445,6 +450,13 @@ def _band_link_costs(costs: _Costs, types: list[tuple[int, int]], lo: np.ndarray
         tgt_chars = costs._tgt_len_prefix[k + b] - costs._tgt_len_prefix[k]
         misfit = np.abs(np.log((tgt_chars + 10.0) / (src_chars[:, None] + 10.0)) - costs.log_ratio)
         cost = (a + b) / 2.0 * (dist + p_.length_weight * misfit) + p_.merge_penalty * (a + b - 2)
+        if p_.number_weight and costs.src_numbers is not None and costs.tgt_numbers is not None:
+            src_mask = np.bitwise_or.reduce([costs.src_numbers[p_rows + q] for q in range(a)], axis=0)
+            tgt_mask = np.bitwise_or.reduce([costs.tgt_numbers[k + q] for q in range(b)], axis=0)
+            union = np.bitwise_count(src_mask[:, None] | tgt_mask)
+            shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
+            both = (src_mask[:, None] != 0) & (tgt_mask != 0)
+            cost += p_.number_weight * np.where(both, 1.0 - shared / np.maximum(union, 1), 0.0)
         if p_.component_weight and a + b > 2:
             for q, part in enumerate(part_sims):  # each source sentence against the target span
                 s = p_rows + q

@@ -16,7 +16,7 @@ from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
-from .score import FEATURES, add_flags, link_features, link_score, typical_log_ratio
+from .score import FEATURES, add_flags, link_features, link_score, number_masks, typical_log_ratio
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -96,7 +96,9 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     tgt_real = [j for j, t in enumerate(tgt.texts) if t]
     src_lengths = np.array([len(src.texts[i]) for i in src_real], dtype=float)
     tgt_lengths = np.array([len(tgt.texts[j]) for j in tgt_real], dtype=float)
-    found = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params)
+    found = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params,
+                          number_masks([src.texts[i] for i in src_real]),
+                          number_masks([tgt.texts[j] for j in tgt_real]))
 
     calibration = calibration or getattr(encoder, "calibration", None)
     links = []

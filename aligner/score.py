@@ -163,7 +163,10 @@ def fit_calibration(features, strict, lax, l2: float = 1.0) -> dict:
 
 # ---- Flags: what a reviewer should look at, whatever the score ----
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Digits, with groups of three after a space, apostrophe or thin space (`3 000`, Swiss `3'000`)
+# and decimal or grouping points and commas.
+_NUMBER = re.compile(r"\d+(?:[ '’\u00a0\u202f]\d{3}(?!\d))*(?:[.,]\d+)*")
+_GROUP_SEPARATOR = re.compile(r"[ '’\u00a0\u202f]")
 _WORD = re.compile(r"[^\W\d_]+")
 _CYRILLIC_LANGUAGES = {"ru", "uk", "be", "bg", "sr", "mk", "kk"}
 # Link texts and calls to action that carry no sentence to translate.
@@ -172,9 +175,28 @@ _BOILERPLATE = {"читать полностью", "подробнее", "чит
 LENGTH_OUTLIER = math.log(2.0)  # |log length ratio - the document's typical one| above this
 
 
+def number_masks(texts: list[str]) -> np.ndarray:
+    """Each text's numbers hashed into the bits of one uint64 (for the search's number term)."""
+    import zlib
+
+    masks = np.zeros(len(texts), dtype=np.uint64)
+    for index, text in enumerate(texts):
+        for number in numbers(text):
+            masks[index] |= np.uint64(1) << np.uint64(zlib.crc32(number.encode()) % 64)
+    return masks
+
+
 def numbers(text: str) -> set[str]:
-    """Numbers as written, decimal comma read as a point: `197,7` -> `197.7`."""
-    return {n.replace(",", ".") for n in _NUMBER.findall(text)}
+    """Numbers, written one way: decimal comma read as a point (`197,7` -> `197.7`), group
+    separators dropped (`3 000`, `3'000` -> `3000`), trailing decimal zeros dropped (`8847.60` ->
+    `8847.6`, but `1.000` stays)."""
+    found = set()
+    for number in _NUMBER.findall(text):
+        number = _GROUP_SEPARATOR.sub("", number).replace(",", ".")
+        if number.count(".") == 1 and len(number.split(".")[1]) != 3:  # `1.000` may be a thousand
+            number = number.rstrip("0").rstrip(".")
+        found.add(number)
+    return found
 
 
 def _cyrillic_share(text: str) -> float:

@@ -204,3 +204,30 @@ def test_coarse_to_fine_search_matches_exact_search(monkeypatch, n, m):
     coarse = links_of(src, noisy, src_len, tgt_len, max_exact_cells=0)
     assert coarse == exact
     assert_complete(coarse, n, m)
+
+
+def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_together():
+    from aligner.score import number_masks
+
+    rng = np.random.default_rng(5)
+    tgt = random_units(rng, 10)
+    lengths = np.full(10, 80.0)
+    src = tgt.copy()
+    leaning = tgt[3] + 0.4 * tgt[4]  # source 3 says what targets 3 and 4 say, 4 only faintly
+    src[3] = leaning / np.linalg.norm(leaning)
+    src = np.delete(src, 4, axis=0)
+    src_texts, tgt_texts = ["-"] * 9, ["-"] * 10
+    src_texts[3], tgt_texts[3], tgt_texts[4] = "1955 erstiegen, 8848 m hoch", "haut de 8848 m", "en 1955"
+    plain = align_vectors(src, tgt, lengths[:9], lengths)
+    counted = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(), number_masks(src_texts),
+                            number_masks(tgt_texts))
+    assert [(l.src, l.tgt) for l in plain if 3 in l.src] == [((3,), (3,))]
+    assert [(l.src, l.tgt) for l in counted if 3 in l.src] == [((3,), (3, 4))]
+    without_weight = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(number_weight=0.0),
+                                   number_masks(src_texts), number_masks(tgt_texts))
+    assert [(l.src, l.tgt) for l in without_weight if 3 in l.src] == [((3,), (3,))]
+    # a side without numbers is no evidence: the same case with target 3 holding none stays 1-1
+    tgt_texts[3] = "tout en haut"
+    unclear = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(), number_masks(src_texts),
+                            number_masks(tgt_texts))
+    assert [(l.src, l.tgt) for l in unclear if 3 in l.src] == [((3,), (3,))]

@@ -24,6 +24,16 @@ def test_changed_number_sets_number_mismatch():
     assert flags(RU, NB.replace("197,7", "917,7")) == ["number_mismatch"]
 
 
+def test_numbers_are_compared_as_values_not_as_written():
+    from aligner.score import numbers
+
+    assert numbers("197,7 km") == numbers("197.7 km") == {"197.7"}
+    assert numbers("3 000 m") == numbers("3'000 m") == numbers("3000 m") == {"3000"}
+    assert numbers("8847.60 m") == {"8847.6"} and numbers("1.000 Franken") == {"1.000"}
+    assert numbers("2023–2025, nr. 3") == {"2023", "2025", "3"}
+    assert flags("Высота 3 000 м.", "Høyde 3000 m.") == []
+
+
 def test_copy_or_wrong_language_sets_untranslated():
     assert "untranslated" in flags(RU, RU)
     assert "untranslated" in flags(RU, "Действительно, здесь обсуждалось строительство забора (197,7 км).")
