@@ -16,7 +16,7 @@ from .errors import InputError
 from .ingest import Post
 from .language import classify_posts, normalize_lang
 from .pair import PairParams, pair_posts, score_bilingual
-from .score import FEATURES, add_flags, link_features, link_score, number_masks, typical_log_ratio
+from .score import FEATURES, add_flags, link_features, link_scores, number_masks, typical_log_ratio
 from .segment import split_sentences
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -108,8 +108,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         links.append(link_record(src, tgt, link, 0.0))
     typical = typical_log_ratio(links)
     features = [link_features(link, record["src"], record["tgt"], typical) for link, record in zip(found, links)]
-    for link, record, vector in zip(found, links, features):
-        record["score"] = round(link_score(link, vector, calibration), 4)
+    for record, score in zip(links, link_scores(found, features, calibration)):
+        record["score"] = round(float(score), 4)
     feature_of = {id(record): vector for record, vector in zip(links, features)}
     links = _insert_empty_units(links, src, tgt)
     add_flags(links, src_lang, tgt_lang)

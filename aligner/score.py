@@ -74,13 +74,17 @@ def predict(calibration: dict, features) -> np.ndarray:
     return _logistic(calibration["match"], features) * _logistic(calibration["granularity"], features)
 
 
-def link_score(link: Link, features: list[float], calibration: dict | None = None) -> float:
-    """The calibrated chance that the link is right; the fixed map of `d` without a fit."""
+def link_scores(links: list[Link], features: list[list[float]], calibration: dict | None = None) -> np.ndarray:
+    """The calibrated chance that each link is right; the fixed map of `d` without a fit."""
     cal = calibration or DEFAULT_CALIBRATION
+    if not links:
+        return np.zeros(0)
     if "match" in cal:
-        return float(predict(cal, [features])[0])
-    match = float(_sigmoid(-cal["slope"] * (link.distance - cal["midpoint"])))
-    return match if link.src and link.tgt else 1.0 - match
+        return predict(cal, features)
+    distance = np.array([link.distance for link in links])
+    match = _sigmoid(-cal["slope"] * (distance - cal["midpoint"]))
+    pair = np.array([bool(link.src and link.tgt) for link in links])
+    return np.where(pair, match, 1.0 - match)
 
 
 def check_calibration(calibration: dict, source: str) -> dict:
