@@ -224,16 +224,15 @@ def choose_backend(desc: dict, workload_chars: int | None = None) -> str:
     return available[0]
 
 
-@lru_cache(maxsize=4)
 def load_encoder(spec: str, workload_chars: int | None = None) -> Encoder:
     """`e5-small`, another name from `models/` (optionally `NAME@BACKEND`), or `st:NAME_OR_PATH`;
-    loaded once per process. A bare name runs on its fastest backend available here for a job
-    of `workload_chars` input characters."""
+    each (model, backend) loaded once per process. A bare name runs on its fastest backend
+    available here for a job of `workload_chars` input characters."""
     if spec.startswith(ST_PREFIX):
         target = spec[len(ST_PREFIX):]
         if not target:
             raise ModelError("--model st: needs a model name or path, e.g. st:./my-model")
-        return SentenceTransformerEncoder(target)
+        return _loaded(spec, "")
     name, _, backend = spec.partition(BACKEND_SEPARATOR)
     known = model_descriptions()
     if name not in known:
@@ -242,7 +241,19 @@ def load_encoder(spec: str, workload_chars: int | None = None) -> Encoder:
     desc = known[name]
     if backend and backend not in desc["backends"]:
         raise ModelError(f"model {name!r} has no backend {backend!r}; it has: {', '.join(desc['backends'])}")
-    return _encoder_for(desc, backend or choose_backend(desc, workload_chars))
+    return _loaded(name, backend or choose_backend(desc, workload_chars))
+
+
+@lru_cache(maxsize=4)
+def _loaded(name: str, backend: str) -> Encoder:
+    if name.startswith(ST_PREFIX):
+        return SentenceTransformerEncoder(name[len(ST_PREFIX):])
+    return _encoder_for(model_descriptions()[name], backend)
+
+
+def clear_encoder_cache() -> None:
+    """Forget the loaded encoders (after a build, or when ALIGNER_CACHE_DIR changed)."""
+    _loaded.cache_clear()
 
 
 def default_cache_dir() -> Path:
