@@ -24,14 +24,13 @@ from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_di
 from .errors import AlignerError, InputError, NothingToAlignError, UsageError
 from .evaluate import auroc, calibration_error, read_alignment, score
 from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, atomic_output, check_directory, check_outputs,
-                     export_links,
-                     output_paths, write_channel)
+                     export_links, output_paths, write_channel)
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
 from .pipeline import CALIBRATION_NOISE, align_channel, align_units, calibration_examples, check_size, split_units
 from .report import write_report
-from .score import RECOMMENDED_MIN_SCORE, fit_calibration, predict, read_calibration
+from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 
 
 class CliError(click.ClickException):
@@ -389,18 +388,17 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
         for src, tgt, gold in triples:
             src_units = split_units(read_text(src, encoding), src_lang, presplit)
             tgt_units = split_units(read_text(tgt, encoding), tgt_lang, presplit)
-            documents.append((src_units, tgt_units, read_alignment(gold), gold))
+            documents.append((src_units, tgt_units, read_alignment(gold)))
         distinct = {t for d in documents for t in d[0].texts + d[1].texts} - {""}
         encoder = load_encoder(model, sum(map(len, distinct)))
         with embedding_progress(quiet, len(distinct)) as advance:
             store = embedding_store(encoder, cache_dir, no_cache, advance)
             examples = [calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
                                              AlignParams(max_merge=max_merge), noise, seed)
-                        for seed, (src_units, tgt_units, gold, _) in enumerate(documents)]
+                        for seed, (src_units, tgt_units, gold) in enumerate(documents)]
         try:
-            fitted = fit_calibration(np.vstack([e.features for e in examples]),
-                                     np.concatenate([e.strict for e in examples]),
-                                     np.concatenate([e.lax for e in examples]))
+            fitted = fit_calibration(*(np.concatenate(column) for column in
+                                       zip(*((e.features, e.strict, e.lax) for e in examples))))
         except ValueError as exc:
             raise InputError(f"cannot calibrate on this gold: {exc}") from None
         real = sum(int((~e.synthetic).sum()) for e in examples)
@@ -417,28 +415,20 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
 
 def calibration_summary(examples) -> str:
     """Leave-one-document-out figures on the real links (with two documents or more)."""
-    lines = []
-    if len(examples) >= 2:
-        scores, right = [], []
-        for held, example in enumerate(examples):
-            train = [e for k, e in enumerate(examples) if k != held]
-            try:
-                fitted = fit_calibration(np.vstack([e.features for e in train]),
-                                         np.concatenate([e.strict for e in train]),
-                                         np.concatenate([e.lax for e in train]))
-            except ValueError:
-                return "too few wrong links to cross-validate over documents"
-            real = ~example.synthetic
-            scores.append(predict(fitted, example.features[real]))
-            right.append(example.strict[real])
-        scores, right = np.concatenate(scores), np.concatenate(right)
-        kept = scores >= RECOMMENDED_MIN_SCORE
-        lines.append(f"cross-validated over {len(examples)} documents, {len(right)} links ({int(right.sum())} right): "
-                     f"AUROC {auroc(scores, right):.3f}, expected calibration error "
-                     f"{calibration_error(scores, right):.3f}; at {RECOMMENDED_MIN_SCORE} kept {int(kept.sum())}, "
-                     f"precision {right[kept].mean() if kept.any() else float('nan'):.3f}, "
-                     f"recall {right[kept].sum() / max(right.sum(), 1):.3f}")
-    return "\n".join(lines) or "one document: no cross-validated figures"
+    if len(examples) < 2:
+        return "one document: no cross-validated figures"
+    try:
+        held_out = leave_one_out([(e.features, e.strict, e.lax) for e in examples])
+    except ValueError:
+        return "too few wrong links to cross-validate over documents"
+    scores = np.concatenate([score[~e.synthetic] for score, e in zip(held_out, examples)])
+    right = np.concatenate([e.strict[~e.synthetic] for e in examples])
+    kept = scores >= RECOMMENDED_MIN_SCORE
+    return (f"cross-validated over {len(examples)} documents, {len(right)} links ({int(right.sum())} right): "
+            f"AUROC {auroc(scores, right):.3f}, expected calibration error "
+            f"{calibration_error(scores, right):.3f}; at {RECOMMENDED_MIN_SCORE} kept {int(kept.sum())}, "
+            f"precision {right[kept].mean() if kept.any() else float('nan'):.3f}, "
+            f"recall {right[kept].sum() / max(right.sum(), 1):.3f}")
 
 
 @main.group()

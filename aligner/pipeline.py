@@ -108,11 +108,11 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         links.append(link_record(src, tgt, link, 0.0))
     typical = typical_log_ratio(links)
     features = [link_features(link, record["src"], record["tgt"], typical) for link, record in zip(found, links)]
-    for record, score in zip(links, link_scores(found, features, calibration)):
+    for record, score in zip(links, link_scores(features, calibration)):
         record["score"] = round(float(score), 4)
     feature_of = {id(record): vector for record, vector in zip(links, features)}
     links = _insert_empty_units(links, src, tgt)
-    add_flags(links, src_lang, tgt_lang)
+    add_flags(links, src_lang, tgt_lang, typical)  # inserted empty units are skips: same typical ratio
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),
@@ -197,20 +197,19 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     if replaced:
         copies.append((Units(texts, tgt.ids), gold_after_replacement(gold, set(), {tgt.ids[k] for k in replaced}),
                        True))
-    rows: dict[str, list] = {"links": [], "features": [], "strict": [], "lax": [], "synthetic": [], "plain": []}
+    rows: dict[str, list] = {"links": [], "features": [], "strict": [], "lax": [], "synthetic": []}
     for target, target_gold, synthetic in copies:
         result = align_units(src, target, encoder, src_lang, tgt_lang, params, store)
-        plain = align_units(src, target, encoder, src_lang, tgt_lang, params, store, DEFAULT_CALIBRATION)
-        for link, vector, (strict, lax), plain_link in zip(result.links, result.features,
-                                                            link_labels(result.links, target_gold), plain.links):
+        for link, vector, (strict, lax) in zip(result.links, result.features, link_labels(result.links, target_gold)):
             if vector is None:
                 continue
             for key, value in (("links", link), ("features", vector), ("strict", strict), ("lax", lax),
-                               ("synthetic", synthetic), ("plain", plain_link["score"])):
+                               ("synthetic", synthetic)):
                 rows[key].append(value)
-    return CalibrationExamples(rows["links"], np.array(rows["features"], dtype=float).reshape(-1, len(FEATURES)),
-                               np.array(rows["strict"], dtype=bool), np.array(rows["lax"], dtype=bool),
-                               np.array(rows["synthetic"], dtype=bool), np.array(rows["plain"], dtype=float))
+    features = np.array(rows["features"], dtype=float).reshape(-1, len(FEATURES))
+    return CalibrationExamples(rows["links"], features, np.array(rows["strict"], dtype=bool),
+                               np.array(rows["lax"], dtype=bool), np.array(rows["synthetic"], dtype=bool),
+                               link_scores(features, DEFAULT_CALIBRATION))
 
 
 # ---- A channel: posts in, post pairs and a sentence corpus out ----

@@ -74,17 +74,16 @@ def predict(calibration: dict, features) -> np.ndarray:
     return _logistic(calibration["match"], features) * _logistic(calibration["granularity"], features)
 
 
-def link_scores(links: list[Link], features: list[list[float]], calibration: dict | None = None) -> np.ndarray:
+def link_scores(features, calibration: dict | None = None) -> np.ndarray:
     """The calibrated chance that each link is right; the fixed map of `d` without a fit."""
     cal = calibration or DEFAULT_CALIBRATION
-    if not links:
-        return np.zeros(0)
+    features = np.asarray(features, dtype=float).reshape(-1, len(FEATURES))
     if "match" in cal:
         return predict(cal, features)
-    distance = np.array([link.distance for link in links])
+    skip = features[:, FEATURES.index("skip")] == 1
+    distance = np.where(skip, features[:, FEATURES.index("skip_distance")], features[:, FEATURES.index("distance")])
     match = _sigmoid(-cal["slope"] * (distance - cal["midpoint"]))
-    pair = np.array([bool(link.src and link.tgt) for link in links])
-    return np.where(pair, match, 1.0 - match)
+    return np.where(skip, 1.0 - match, match)
 
 
 def check_calibration(calibration: dict, source: str) -> dict:
@@ -163,6 +162,17 @@ def fit_calibration(features, strict, lax, l2: float = 1.0) -> dict:
         raise ValueError("calibration needs gold links of other sizes than the aligner's among the right ones")
     return {"match": _fit_logistic(features, lax, MATCH_FEATURES, l2),
             "granularity": _fit_logistic(features[matched], strict[matched], GRANULARITY_FEATURES, l2)}
+
+
+def leave_one_out(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Scores of each part's features (features, strict, lax) by a calibration fitted on the
+    other parts only: cross-validation over documents."""
+    scores = []
+    for held, (features, _, _) in enumerate(parts):
+        train = [part for k, part in enumerate(parts) if k != held]
+        fitted = fit_calibration(*(np.concatenate([part[column] for part in train]) for column in range(3)))
+        scores.append(predict(fitted, features))
+    return scores
 
 
 # ---- Flags: what a reviewer should look at, whatever the score ----
@@ -252,9 +262,9 @@ def typical_log_ratio(records: list[dict]) -> float:
     return ratios[len(ratios) // 2] if ratios else 0.0
 
 
-def add_flags(records: list[dict], src_lang: str, tgt_lang: str) -> None:
-    """Set `flags` on every link record of one document."""
-    typical = typical_log_ratio(records)
+def add_flags(records: list[dict], src_lang: str, tgt_lang: str, typical: float | None = None) -> None:
+    """Set `flags` on every link record of one document (`typical`: its typical_log_ratio)."""
+    typical = typical_log_ratio(records) if typical is None else typical
     for record in records:
         merged = len(record["src_ids"]) + len(record["tgt_ids"]) > 2
         record["flags"] = link_flags(record["src"], record["tgt"], src_lang, tgt_lang, typical, merged)

@@ -28,7 +28,7 @@ from textberg import read_lines  # noqa: E402
 from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
 from aligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
 from aligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
-from aligner.score import fit_calibration, predict  # noqa: E402
+from aligner.score import fit_calibration, leave_one_out  # noqa: E402
 
 FOLDS = 5
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -100,12 +100,12 @@ def main() -> None:
     encoder = load_encoder(args.model)
     docs = documents(args.data, encoder, args.noise)
     names = sorted({d["name"] for d in docs})
-    for doc in docs:  # out of fold: fitted on the other documents and their copies
-        train = [d for d in docs if d["name"] != doc["name"]]
-        calibration = fit_calibration(np.vstack([d["features"] for d in train]),
-                                      np.concatenate([d["right"] for d in train]),
-                                      np.concatenate([d["lax"] for d in train]))
-        doc["score"] = predict(calibration, doc["features"])
+    by_name = [[d for d in docs if d["name"] == name] for name in names]  # a document with its copy
+    held_out = leave_one_out([tuple(np.concatenate([d[key] for d in group]) for key in ("features", "right", "lax"))
+                              for group in by_name])
+    for group, scores in zip(by_name, held_out):  # out of fold: fitted on the other documents and their copies
+        for doc, part in zip(group, np.split(scores, np.cumsum([len(d["right"]) for d in group])[:-1])):
+            doc["score"] = part
     for title, chosen in (("the real links", [d for d in docs if not d["synthetic"]]),
                           ("the real links and the synthetic copies", docs)):
         right = np.concatenate([d["right"] for d in chosen])
