@@ -21,6 +21,10 @@ against the length ratio of mutually nearest sentence pairs, which untranslated 
 skew. A merged span's vector is the normalized sum of its sentences' vectors weighted by the
 square root of their lengths, so each sentence is embedded once; on Text+Berg dev this scored as
 well as embedding the joined text of every span (benchmarks/README.md).
+
+Every link of the cheapest path also gets its posterior: a forward-backward pass over the same
+band with soft minima, where each path weighs exp(-cost / T). It is the best single sign (for the
+score, score.py) that a link is a piece of a larger block or the other way round.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class AlignParams:
     random_distance: float | None = None
     prior_sentences: float = 4.0
     number_weight: float = 0.5  # times the share of numbers not shared, when both sides have some
+    # Paths are weighted exp(-cost / T) for the links' posteriors; T small: only near-best paths count.
+    posterior_temperature: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,12 @@ class Link:
     # 1-1 match among the other side's sentences near the skip.
     similarity: float
     distance: float
-    # For a pair: how much closer the best one-sentence extension of either span is (> 0: the
-    # link is likely a piece of a larger block), and the ratio margin of its similarity over
-    # the mean of its nearest neighbours on the other side. 0 for a skip.
-    extension_gain: float = 0.0
+    # For a pair, the ratio margin: its similarity over the mean of its nearest neighbours on
+    # the other side (0 for a skip).
     margin: float = 0.0
+    # The share of the near-best paths through the search band that use this link (see
+    # _Band.path_posteriors): low where another segmentation of the stretch costs almost as little.
+    posterior: float = 1.0
 
     @property
     def kind(self) -> str:
@@ -190,7 +197,7 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
     if n * m <= params.max_exact_cells:
         costs = _Costs(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
                        src_lengths, tgt_lengths, params, src_numbers=src_numbers, tgt_numbers=tgt_numbers)
-        path = search(n, m, types, costs, *full_band(n, m))
+        lo, hi = full_band(n, m)
     else:
         # Pass 1: a 1-1/skip path, coarse to fine; pass 2: every link type near it.
         # Time and memory grow with length times band width.
@@ -199,30 +206,14 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                        src_lengths, tgt_lengths, params,
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
-        path = search(n, m, types, costs, lo, hi)
-    return _make_links(costs, path)
+    band = _Band(n, m, [(a, b) for a, b in types if a > 0], costs, lo, hi)
+    path = band.best_path()
+    return _make_links(costs, path, band.path_posteriors(path, params.posterior_temperature))
 
 
 NEARBY = 3  # how far from a skip its best match is looked for
 MARGIN_WINDOW = 6  # neighbours for the ratio margin: sentences this close to the link's other span
 MARGIN_K = 3  # mean of this many nearest of them
-
-
-def _extension_gain(costs: _Costs, a: int, b: int, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
-                    tgt_starts: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """Distance of the link minus that of its best span grown by one sentence at either end."""
-    best = np.full(len(dist), np.inf)
-    for grow_src, shift in ((True, 0), (True, -1), (False, 0), (False, -1)):
-        spans, starts, size = (costs.src, src_starts, a) if grow_src else (costs.tgt, tgt_starts, b)
-        starts = starts + shift
-        valid = (starts >= 0) & (starts + size + 1 <= len(spans.sentences))
-        if not valid.any():
-            continue
-        grown_span = spans.get(size + 1, starts[valid])
-        _, grown = costs.paired_distances(grown_span, ys[valid]) if grow_src \
-            else costs.paired_distances(xs[valid], grown_span)
-        best[valid] = np.minimum(best[valid], grown)
-    return np.where(np.isfinite(best), dist - best, 0.0)
 
 
 def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.ndarray,
@@ -249,10 +240,10 @@ def _ratio_margin(costs: _Costs, xs: np.ndarray, ys: np.ndarray, src_starts: np.
     return sim / np.maximum(neighbours, 1e-3)
 
 
-def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Link]:
+def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]], posteriors: np.ndarray) -> list[Link]:
     """Links with the similarity and distance of their spans, computed per link type at once; a
     skip gets those of its sentence's best match among the other side's sentences near it."""
-    measures = np.zeros((len(path), 4))
+    measures = np.zeros((len(path), 3))
     by_type: dict[tuple[int, int], list[int]] = {}
     for index, (_, a, _, b) in enumerate(path):
         by_type.setdefault((a, b), []).append(index)
@@ -263,9 +254,7 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
         if a and b:
             xs, ys = costs.src.get(a, src_starts), costs.tgt.get(b, tgt_starts)
             sim, dist = costs.paired_distances(xs, ys)
-            measures[indices] = np.column_stack([
-                sim, dist, _extension_gain(costs, a, b, xs, ys, src_starts, tgt_starts, dist),
-                _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim)])
+            measures[indices] = np.column_stack([sim, dist, _ratio_margin(costs, xs, ys, src_starts, tgt_starts, sim)])
             continue
         # a deletion at (i, j) looks at target sentences j-3 .. j+2; an insertion the same way
         others = costs.tgt.sentences if a else costs.src.sentences
@@ -280,8 +269,8 @@ def _make_links(costs: _Costs, path: list[tuple[int, int, int, int]]) -> list[Li
         best = dist.argmin(1)
         rows = np.arange(len(indices))
         measures[indices, :2] = np.column_stack([sim[rows, best], dist[rows, best]])
-    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(g), float(r))
-            for (i, a, j, b), (s, d, g, r) in zip(path, measures)]
+    return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(r), float(p))
+            for (i, a, j, b), (s, d, r), p in zip(path, measures, posteriors)]
 
 
 # ---- The search: coarse-to-fine band for long documents, band costs at once, rows by gathers ----
@@ -481,61 +470,151 @@ def _band_link_costs(costs: _Costs, types: list[tuple[int, int]], lo: np.ndarray
 
 
 def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
-                lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
+           lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Cheapest monotone path from (0, 0) to (n, m) through cells (i, j) with lo[i] <= j <= hi[i],
-    as links (src_start, a, tgt_start, b). The costs of the whole band come first; then each row is
-    updated from all link types at once by gathers. Ties go to the earlier link type, so the
-    result is deterministic."""
-    types = [(a, b) for a, b in types if a > 0]  # 0-1 is the insertion pass inside a row
-    link_costs = _band_link_costs(costs, types, lo, hi)
-    width = link_costs.shape[2]
-    a_of = np.array([a for a, _ in types])
-    b_of = np.array([b for _, b in types])
-    type_index = np.arange(len(types))
-    ring = max(a_of) + 1
-    best_rows = np.full((ring, width), np.inf)
-    columns = np.arange(width)[None, :]
-    band_widths = hi - lo
-    back = []
-    for i in range(n + 1):
-        row_width = hi[i] - lo[i] + 1
-        if i == 0:
-            best = np.full(width, np.inf)
-            best[0] = 0.0 if lo[0] == 0 else np.inf
-            choice = np.full(width, SKIP, dtype=np.int8)
-        else:
-            usable = a_of <= i
-            prev = np.maximum(i - a_of, 0)
-            shift = (lo[i] - b_of - lo[prev])[:, None]
-            gather = columns + shift
-            valid = (usable[:, None] & (gather >= 0) & (gather <= band_widths[prev][:, None])
-                     & (columns < row_width))
-            gather = np.clip(gather, 0, width - 1)
-            previous = np.take_along_axis(best_rows[prev % ring], gather, axis=1)
-            step = np.take_along_axis(link_costs[type_index, prev], gather, axis=1)
-            total = np.where(valid, previous + step, np.inf)
-            choice = total.argmin(axis=0).astype(np.int8)
-            best = total[choice, np.arange(width)]
-            choice[~np.isfinite(best)] = SKIP
-        steps = costs.skip_tgt_prefix[lo[i]:hi[i] + 1]
-        row = best[:row_width]
-        with np.errstate(invalid="ignore"):
-            via_skip = np.minimum.accumulate(row - steps) + steps
-            inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < row
-        row = np.where(inserted, via_skip, row)
-        row_choice = choice[:row_width].copy()
-        row_choice[inserted] = SKIP
-        best_rows[i % ring] = np.inf
-        best_rows[i % ring, :row_width] = row
-        back.append(row_choice)
-    if not np.isfinite(best_rows[n % ring][m - lo[n]]):
-        raise RuntimeError("no path through the search band")
-    links = []
-    i, j = n, m
-    while i > 0 or j > 0:
-        t = int(back[i][j - lo[i]])
-        a, b = (0, 1) if t == SKIP else types[t]
-        i, j = i - a, j - b
-        links.append((i, a, j, b))
-    links.reverse()
-    return links
+    as links (src_start, a, tgt_start, b)."""
+    band = _Band(n, m, [(a, b) for a, b in types if a > 0], costs, lo, hi)
+    return band.best_path()
+
+
+class _Band:
+    """The link costs of a search band and the passes over it: the cheapest path, and the
+    posterior of its links. The costs of the whole band come first; then each row is updated from
+    all link types at once by gathers; 0-1 (insertion) runs inside a row.
+
+    Rows of values are stored with `pad` inf columns on the left and one on the right, so a
+    gather that falls outside a row's band reads inf without a mask (band edges never move left,
+    so no gather lands further left than the largest target span)."""
+
+    def __init__(self, n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
+                 lo: np.ndarray, hi: np.ndarray):
+        self.n, self.m, self.types, self.lo, self.hi = n, m, types, lo, hi
+        self.link_costs = _band_link_costs(costs, types, lo, hi)
+        self.skip_tgt, self.skip_tgt_prefix = costs.skip_tgt, costs.skip_tgt_prefix
+        self.width = self.link_costs.shape[2]
+        self.a_of = np.array([a for a, _ in types])
+        self.b_of = np.array([b for _, b in types])
+        self.max_a = int(self.a_of.max())
+        self.pad = int(self.b_of.max())
+        self.padded_width = self.pad + self.width + 1
+        self.type_index = np.arange(len(types))[:, None]
+        self.columns = np.arange(self.width)[None, :]
+        rows = np.arange(n + 1)[:, None]
+        # per row and link type: the row a link ending in it starts from, the one a link starting
+        # in it ends in, and the column shifts between the two rows' bands
+        self.before = np.maximum(rows - self.a_of, 0)
+        self.after = np.minimum(rows + self.a_of, n)
+        self.shift_before = lo[:, None] - self.b_of - lo[self.before]
+        self.shift_after = lo[:, None] + self.b_of - lo[self.after]
+
+    def _row(self, values: np.ndarray) -> np.ndarray:
+        out = np.full(self.padded_width, np.inf)
+        out[self.pad:self.pad + len(values)] = values
+        return out
+
+    def _incoming(self, i: int, rows: np.ndarray, ring: int | None = None) -> np.ndarray:
+        """Cost of reaching each cell of row i by each link type: the value at the link's start
+        (from padded `rows`: one per source row, or a ring of the last `ring` rows) plus the
+        link's cost; inf where no link fits."""
+        before = self.before[i]
+        gather = self.columns + self.shift_before[i][:, None]
+        previous = rows[(before % ring if ring else before)[:, None],
+                        np.minimum(gather + self.pad, self.padded_width - 1)]
+        total = previous + self.link_costs[self.type_index, before[:, None],
+                                           np.maximum(np.minimum(gather, self.width - 1), 0)]
+        if i < self.max_a:
+            total[self.a_of > i] = np.inf
+        return total
+
+    def _outgoing(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """Cost from each cell of row i to the end, by each link type: the link's cost plus the
+        value at its end (from padded `rows`, one per source row)."""
+        gather = self.columns + self.shift_after[i][:, None]
+        ahead = rows[self.after[i][:, None], np.minimum(gather + self.pad, self.padded_width - 1)]
+        total = self.link_costs[:, i] + ahead
+        if i > self.n - self.max_a:
+            total[i + self.a_of > self.n] = np.inf
+        return total
+
+    def best_path(self) -> list[tuple[int, int, int, int]]:
+        """The cheapest path. Ties go to the earlier link type, so the result is deterministic."""
+        n, m, lo, hi = self.n, self.m, self.lo, self.hi
+        ring = self.max_a + 1
+        best_rows = np.full((ring, self.padded_width), np.inf)
+        cells = np.arange(self.width)
+        back = []
+        for i in range(n + 1):
+            row_width = hi[i] - lo[i] + 1
+            if i == 0:
+                best = np.full(self.width, np.inf)
+                best[0] = 0.0 if lo[0] == 0 else np.inf
+                choice = np.full(self.width, SKIP, dtype=np.int8)
+            else:
+                total = self._incoming(i, best_rows, ring)
+                choice = total.argmin(axis=0).astype(np.int8)
+                best = total[choice, cells]
+                choice[~np.isfinite(best)] = SKIP
+            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+            row = best[:row_width]
+            with np.errstate(invalid="ignore"):
+                via_skip = np.minimum.accumulate(row - steps) + steps
+                inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < row
+            row = np.where(inserted, via_skip, row)
+            row_choice = choice[:row_width].copy()
+            row_choice[inserted] = SKIP
+            best_rows[i % ring] = self._row(row)
+            back.append(row_choice)
+        if not np.isfinite(best_rows[n % ring][self.pad + m - lo[n]]):
+            raise RuntimeError("no path through the search band")
+        links = []
+        i, j = n, m
+        while i > 0 or j > 0:
+            t = int(back[i][j - lo[i]])
+            a, b = (0, 1) if t == SKIP else self.types[t]
+            i, j = i - a, j - b
+            links.append((i, a, j, b))
+        links.reverse()
+        return links
+
+    def path_posteriors(self, path: list[tuple[int, int, int, int]], temperature: float) -> np.ndarray:
+        """For each link of `path`, its posterior: the share of all paths through the band that
+        use it, each path weighted by exp(-cost / temperature) (forward-backward with soft
+        minima). Near 1: no other segmentation of that stretch costs nearly as little."""
+        n, m, lo, hi, t = self.n, self.m, self.lo, self.hi, temperature
+        forward = np.full((n + 1, self.padded_width), np.inf)
+        for i in range(n + 1):
+            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+            if i == 0:
+                arriving = np.full(len(steps), np.inf)
+                arriving[0] = 0.0 if lo[0] == 0 else np.inf
+            else:
+                arriving = _soft_min(self._incoming(i, forward)[:, :len(steps)], t)
+            # insertions within the row: forward[j] = softmin over k <= j of arriving[k] + steps[j] - steps[k]
+            forward[i, self.pad:self.pad + len(steps)] = steps - t * np.logaddexp.accumulate((steps - arriving) / t)
+        backward = np.full((n + 1, self.padded_width), np.inf)
+        for i in range(n, -1, -1):
+            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+            leaving = _soft_min(self._outgoing(i, backward)[:, :len(steps)], t)
+            if i == n:
+                leaving[m - lo[n]] = 0.0
+            # insertions: backward[j] = softmin over k >= j of leaving[k] + steps[k] - steps[j]
+            backward[i, self.pad:self.pad + len(steps)] = (
+                -steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
+        total = forward[n, self.pad + m - lo[n]]
+        posteriors = np.empty(len(path))
+        type_of = {ab: k for k, ab in enumerate(self.types)}
+        for index, (i, a, j, b) in enumerate(path):
+            cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
+            through = forward[i, self.pad + j - lo[i]] + cost + backward[i + a, self.pad + j + b - lo[i + a]]
+            posteriors[index] = np.exp(-(through - total) / t)
+        return np.clip(posteriors, 0.0, 1.0)
+
+
+def _soft_min(values: np.ndarray, temperature: float) -> np.ndarray:
+    """-T log sum exp(-values / T) over axis 0 (inf where every value is inf)."""
+    low = values.min(axis=0)
+    finite = np.isfinite(low)
+    shifted = np.where(finite, low, 0.0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        total = np.exp((shifted - values) / temperature).sum(axis=0)
+        return np.where(finite, shifted - temperature * np.log(total), np.inf)

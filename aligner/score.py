@@ -1,9 +1,9 @@
 """Quality score in [0, 1] and flags for every link.
 
 The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
-align.py), how much closer a span grown by one sentence would be, the ratio margin over its
-nearest neighbours, length misfit against the document's typical ratio, agreement of numbers,
-and the link type. Two small logistic models over them are fitted per encoder on gold alignments
+align.py), its posterior under the search's costs (how few near-best alignments of the stretch
+do without it), length misfit against the document's typical ratio, agreement of numbers, and
+the link type. Two small logistic models over them are fitted per encoder on gold alignments
 (`aligner calibrate`) and stored with the encoder's description in `models/`, so the score
 estimates the chance that the link is right.
 An encoder without fitted weights gets a fixed logistic map of `d`. For a skip (1-0, 0-1) the
@@ -24,16 +24,17 @@ DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # is more likely right than wrong.
 RECOMMENDED_MIN_SCORE = 0.5
 
-FEATURES = ("distance", "extension_gain", "margin", "length_misfit", "numbers", "merge_size", "skip",
-            "skip_distance")
+FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "skip", "skip_distance", "posterior")
 # The score is P(the two sides translate each other) x P(the link has the gold's granularity |
 # they do): the first part learns what unrelated text looks like, the second what a piece of a
 # larger block looks like; one logistic model over all features mixes the two and ends up
 # trusting distance less than either needs.
-# Chosen on the cross-validated figures of benchmarks/quality.py; cosine, the worst member of a
-# merge, Latin-token agreement and length added nothing there and were left out.
+# `posterior` enters as -log(1 - posterior), which spreads the values near 1 where right and
+# wrong links differ. Chosen on the cross-validated figures of benchmarks/quality.py; cosine, the
+# worst member of a merge, Latin-token agreement, length, and (once the posterior was in) the
+# gain of growing a span by one sentence added nothing and were left out.
 MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "skip_distance")
-GRANULARITY_FEATURES = ("extension_gain", "merge_size", "skip")
+GRANULARITY_FEATURES = ("merge_size", "skip", "posterior")
 
 
 def _agreement(src: set[str], tgt: set[str]) -> float:
@@ -48,13 +49,13 @@ def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> l
     pair = bool(link.src and link.tgt)
     return [
         link.distance if pair else 0.0,
-        link.extension_gain,
         link.margin,
         abs(log_length_ratio(src, tgt) - typical_log_ratio) if pair else 0.0,
         _agreement(numbers(src), numbers(tgt)) if pair else 0.0,
         float(len(link.src) + len(link.tgt) - 2) if pair else 0.0,
         0.0 if pair else 1.0,
         0.0 if pair else min(link.distance, 2.0),
+        -math.log(max(1.0 - link.posterior, 1e-3)),
     ]
 
 

@@ -231,3 +231,55 @@ def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_toget
     unclear = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(), number_masks(src_texts),
                             number_masks(tgt_texts))
     assert [(l.src, l.tgt) for l in unclear if 3 in l.src] == [((3,), (3,))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_link_posteriors_equal_the_share_of_weighted_paths_counted_one_by_one(seed):
+    from aligner.align import SpanVectors, _Band, _Costs, full_band
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    src, tgt = random_units(rng, n), random_units(rng, m)
+    src_len, tgt_len = rng.integers(5, 60, n).astype(float), rng.integers(5, 60, m).astype(float)
+    costs = _Costs(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len, AlignParams(max_merge=4))
+    types = [(a, b) for a, b in link_types(4) if a]
+    band = _Band(n, m, types, costs, *full_band(n, m))
+
+    def cost(i, a, j, b):
+        return costs.skip_tgt[j] if a == 0 else float(band.link_costs[types.index((a, b)), i, j])
+
+    paths = []
+
+    def walk(i, j, links):
+        if (i, j) == (n, m):
+            paths.append(links)
+        for a, b in [(0, 1)] + types:
+            if i + a <= n and j + b <= m and np.isfinite(cost(i, a, j, b)):
+                walk(i + a, j + b, links + [(i, a, j, b)])
+
+    walk(0, 0, [])
+    totals = np.array([sum(cost(*link) for link in path) for path in paths])
+    temperature = 0.3
+    weights = np.exp(-(totals - totals.min()) / temperature)
+    weights /= weights.sum()
+    best = band.best_path()
+    assert best == paths[int(totals.argmin())]
+    expected = [sum(w for w, path in zip(weights, paths) if link in path) for link in best]
+    assert np.allclose(band.path_posteriors(best, temperature), expected)
+
+
+def test_a_merge_the_lengths_confirm_is_more_certain_than_one_they_contradict():
+    rng = np.random.default_rng(7)
+    src = random_units(rng, 10)
+    tgt = np.delete(src.copy(), 5, axis=0)
+    tgt[4] = merged(src[4:6], np.array([80.0, 80.0]))  # target 4 translates sources 4 and 5
+    certainty = {}
+    for length in (80.0, 160.0):
+        tgt_len = np.full(9, 80.0)
+        tgt_len[4] = length
+        links = align_vectors(src, tgt, np.full(10, 80.0), tgt_len, AlignParams())
+        merge = next(link for link in links if link.src == (4, 5))
+        assert merge.tgt == (4,)
+        certainty[length] = merge.posterior
+        assert all(0.9 < link.posterior <= 1.0 for link in links if link is not merge)
+    assert certainty[80.0] < 0.8 and certainty[160.0] > 0.9
