@@ -208,7 +208,9 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = _Band(n, m, [(a, b) for a, b in types if a > 0], costs, lo, hi)
     path = band.best_path()
-    return _make_links(costs, path, band.path_posteriors(path, params.posterior_temperature))
+    posteriors = band.path_posteriors(path, params.posterior_temperature)
+    del band  # the band's link costs are the largest array; the link measures need their room
+    return _make_links(costs, path, posteriors)
 
 
 NEARBY = 3  # how far from a skip its best match is looked for
@@ -526,11 +528,11 @@ class _Band:
             total[self.a_of > i] = np.inf
         return total
 
-    def _outgoing(self, i: int, rows: np.ndarray) -> np.ndarray:
+    def _outgoing(self, i: int, rows: np.ndarray, ring: int) -> np.ndarray:
         """Cost from each cell of row i to the end, by each link type: the link's cost plus the
-        value at its end (from padded `rows`, one per source row)."""
+        value at its end (from a ring of the last `ring` padded rows)."""
         gather = self.columns + self.shift_after[i][:, None]
-        ahead = rows[self.after[i][:, None], np.minimum(gather + self.pad, self.padded_width - 1)]
+        ahead = rows[(self.after[i] % ring)[:, None], np.minimum(gather + self.pad, self.padded_width - 1)]
         total = self.link_costs[:, i] + ahead
         if i > self.n - self.max_a:
             total[i + self.a_of > self.n] = np.inf
@@ -581,32 +583,41 @@ class _Band:
         use it, each path weighted by exp(-cost / temperature) (forward-backward with soft
         minima). Near 1: no other segmentation of that stretch costs nearly as little."""
         n, m, lo, hi, t = self.n, self.m, self.lo, self.hi, temperature
-        forward = np.full((n + 1, self.padded_width), np.inf)
+        # Both passes keep a ring of the last rows; a link's value is read in the row it starts
+        # from: the forward value there, then the backward value at its end.
+        ring = self.max_a + 1
+        starting: dict[int, list[int]] = {}
+        for index, (i, _, _, _) in enumerate(path):
+            starting.setdefault(i, []).append(index)
+        before = np.empty(len(path))
+        forward = np.full((ring, self.padded_width), np.inf)
         for i in range(n + 1):
             steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
             if i == 0:
                 arriving = np.full(len(steps), np.inf)
                 arriving[0] = 0.0 if lo[0] == 0 else np.inf
             else:
-                arriving = _soft_min(self._incoming(i, forward)[:, :len(steps)], t)
+                arriving = _soft_min(self._incoming(i, forward, ring)[:, :len(steps)], t)
             # insertions within the row: forward[j] = softmin over k <= j of arriving[k] + steps[j] - steps[k]
-            forward[i, self.pad:self.pad + len(steps)] = steps - t * np.logaddexp.accumulate((steps - arriving) / t)
-        backward = np.full((n + 1, self.padded_width), np.inf)
+            forward[i % ring] = self._row(steps - t * np.logaddexp.accumulate((steps - arriving) / t))
+            for index in starting.get(i, ()):
+                before[index] = forward[i % ring, self.pad + path[index][2] - lo[i]]
+        total = forward[n % ring, self.pad + m - lo[n]]
+        type_of = {ab: k for k, ab in enumerate(self.types)}
+        posteriors = np.empty(len(path))
+        backward = np.full((ring, self.padded_width), np.inf)
         for i in range(n, -1, -1):
             steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
-            leaving = _soft_min(self._outgoing(i, backward)[:, :len(steps)], t)
+            leaving = _soft_min(self._outgoing(i, backward, ring)[:, :len(steps)], t)
             if i == n:
                 leaving[m - lo[n]] = 0.0
             # insertions: backward[j] = softmin over k >= j of leaving[k] + steps[k] - steps[j]
-            backward[i, self.pad:self.pad + len(steps)] = (
-                -steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
-        total = forward[n, self.pad + m - lo[n]]
-        posteriors = np.empty(len(path))
-        type_of = {ab: k for k, ab in enumerate(self.types)}
-        for index, (i, a, j, b) in enumerate(path):
-            cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
-            through = forward[i, self.pad + j - lo[i]] + cost + backward[i + a, self.pad + j + b - lo[i + a]]
-            posteriors[index] = np.exp(-(through - total) / t)
+            backward[i % ring] = self._row(-steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
+            for index in starting.get(i, ()):
+                _, a, j, b = path[index]
+                cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
+                through = before[index] + cost + backward[(i + a) % ring, self.pad + j + b - lo[i + a]]
+                posteriors[index] = np.exp(-(through - total) / t)
         return np.clip(posteriors, 0.0, 1.0)
 
 
