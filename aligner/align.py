@@ -490,6 +490,8 @@ class _Band:
 
     def __init__(self, n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
                  lo: np.ndarray, hi: np.ndarray):
+        if np.any(np.diff(lo) < 0):
+            raise ValueError("the band's left edge must not move left")
         self.n, self.m, self.types, self.lo, self.hi = n, m, types, lo, hi
         self.link_costs = _band_link_costs(costs, types, lo, hi)
         self.skip_tgt, self.skip_tgt_prefix = costs.skip_tgt, costs.skip_tgt_prefix
@@ -514,13 +516,12 @@ class _Band:
         out[self.pad:self.pad + len(values)] = values
         return out
 
-    def _incoming(self, i: int, rows: np.ndarray, ring: int | None = None) -> np.ndarray:
+    def _incoming(self, i: int, rows: np.ndarray, ring: int) -> np.ndarray:
         """Cost of reaching each cell of row i by each link type: the value at the link's start
-        (from padded `rows`: one per source row, or a ring of the last `ring` rows) plus the
-        link's cost; inf where no link fits."""
+        (from a ring of the last `ring` padded rows) plus the link's cost; inf where no link fits."""
         before = self.before[i]
         gather = self.columns + self.shift_before[i][:, None]
-        previous = rows[(before % ring if ring else before)[:, None],
+        previous = rows[(before % ring)[:, None],
                         np.minimum(gather + self.pad, self.padded_width - 1)]
         total = previous + self.link_costs[self.type_index, before[:, None],
                                            np.maximum(np.minimum(gather, self.width - 1), 0)]
