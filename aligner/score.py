@@ -1,8 +1,8 @@
 """Quality score in [0, 1] and flags for every link.
 
 The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
-align.py), its posterior under the search's costs (how few near-best alignments of the stretch
-do without it), length misfit against the document's typical ratio, agreement of numbers, and
+align.py), the ratio margin over its nearest neighbours, its posterior under the search's costs
+(how few near-best alignments of the stretch do without it), length misfit against the document's typical ratio, agreement of numbers, and
 the link type. Two small logistic models over them are fitted per encoder on gold alignments
 (`aligner calibrate`) and stored with the encoder's description in `models/`, so the score
 estimates the chance that the link is right.

@@ -47,6 +47,7 @@ def test_fit_separates_and_calibrates_synthetic_links():
     features = np.zeros((n, len(FEATURES)))
     lax = rng.random(n) < 0.8
     features[:, FEATURES.index("distance")] = np.where(lax, rng.normal(0.45, 0.1, n), rng.normal(0.95, 0.1, n))
+    features[:, FEATURES.index("margin")] = 1 + rng.normal(0, 0.05, n)
     confidence = rng.exponential(2.0, n)
     features[:, FEATURES.index("posterior")] = confidence
     strict = lax & (rng.random(n) < 1 / (1 + np.exp(3 * (1 - confidence))))
