@@ -16,7 +16,8 @@ towards the encoder's typical distance between unrelated sentences. The componen
 for every sentence in it that on its own looks unrelated to the other side, so a stray line is
 skipped (1-0 / 0-1) instead of being swallowed by a neighbour.
 
-Skipping a unit shorter than `short_unit` characters costs less, and the length misfit is taken
+Skipping a unit shorter than `short_unit` characters costs less, a unit given a zero vector (the
+pipeline does so for units without a letter or digit) nothing, and the length misfit is taken
 against the length ratio of mutually nearest sentence pairs, which untranslated passages do not
 skew. A merged span's vector is the normalized sum of its sentences' vectors weighted by the
 square root of their lengths, so each sentence is embedded once; on Text+Berg dev this scored as
@@ -125,20 +126,22 @@ class _Costs:
         self._src_len_prefix = np.concatenate([[0.0], np.cumsum(self.src_len)])
         self._tgt_len_prefix = np.concatenate([[0.0], np.cumsum(self.tgt_len)])
         self.log_ratio = self.known_log_ratio if self.known_log_ratio is not None else self._typical_log_ratio()
-        self.skip_src = self._skip_costs(self.src_len)
-        self.skip_tgt = self._skip_costs(self.tgt_len)
+        self.skip_src = self._skip_costs(self.src_len, self.src.sentences)
+        self.skip_tgt = self._skip_costs(self.tgt_len, self.tgt.sentences)
         self.skip_tgt_prefix = np.concatenate([[0.0], np.cumsum(self.skip_tgt)])
 
     def _typical_log_ratio(self) -> float:
         return mutual_log_ratio(self.src.sentences, self.tgt.sentences, self.src_len, self.tgt_len)
 
-    def _skip_costs(self, lengths: np.ndarray) -> np.ndarray:
+    def _skip_costs(self, lengths: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Skipping costs `skip_cost`, less for a unit too short to carry meaning (a stray
-        letter left by editing, OCR debris)."""
+        letter left by editing, OCR debris), nothing for a unit with a zero vector (one without
+        content, which the caller did not embed)."""
         p = self.params
-        if not p.short_unit:
-            return np.full(len(lengths), p.skip_cost)
-        return p.skip_cost * np.minimum(1.0, np.sqrt(lengths / p.short_unit))
+        costs = np.full(len(lengths), p.skip_cost)
+        if p.short_unit:
+            costs *= np.minimum(1.0, np.sqrt(lengths / p.short_unit))
+        return np.where(np.einsum("nd,nd->n", vectors, vectors) < 0.25, 0.0, costs)
 
     def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sim = xs @ ys.T

@@ -28,7 +28,8 @@ from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, atomic_output, che
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import CALIBRATION_NOISE, align_channel, align_units, calibration_examples, check_size, split_units
+from .pipeline import (CALIBRATION_NOISE, align_channel, align_units, calibration_examples, check_size, split_units,
+                       texts_to_embed)
 from .report import write_report
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 
@@ -201,7 +202,7 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         src_units = split_units(read_text(src, encoding, notes), src_lang, presplit, keep_empty)
         tgt_units = split_units(read_text(tgt, encoding, notes), tgt_lang, presplit, keep_empty)
         check_size(src_units, tgt_units)
-        distinct = (set(src_units.texts) | set(tgt_units.texts)) - {""}  # empty units are not embedded
+        distinct = texts_to_embed(src_units, tgt_units)
         encoder = load_encoder(model, sum(map(len, distinct)))
         params = AlignParams(max_merge=max_merge)
         total = len(distinct)
@@ -389,7 +390,7 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
             src_units = split_units(read_text(src, encoding), src_lang, presplit)
             tgt_units = split_units(read_text(tgt, encoding), tgt_lang, presplit)
             documents.append((src_units, tgt_units, read_alignment(gold)))
-        distinct = {t for d in documents for t in d[0].texts + d[1].texts} - {""}
+        distinct = texts_to_embed(*(units for document in documents for units in document[:2]))
         encoder = load_encoder(model, sum(map(len, distinct)))
         with embedding_progress(quiet, len(distinct)) as advance:
             store = embedding_store(encoder, cache_dir, no_cache, advance)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -33,6 +34,25 @@ class Units:
     ids: list[int]
 
 
+_CONTENT = re.compile(r"[^\W_]")
+
+
+def carries_content(text: str) -> bool:
+    """Whether a unit holds a letter or a digit. One without (an empty line, punctuation, OCR
+    debris, emoji alone) has nothing to translate: it is never embedded and is always a skip."""
+    return bool(_CONTENT.search(text))
+
+
+def _without_content(record: dict) -> bool:
+    """A link of units without content (a skip of one, in practice)."""
+    return not carries_content(record["src"] + record["tgt"])
+
+
+def texts_to_embed(*sides: Units) -> set[str]:
+    """The distinct unit texts the alignment of these sides embeds."""
+    return {text for units in sides for text in units.texts if carries_content(text)}
+
+
 def split_units(text: str, lang: str, presplit: bool, keep_empty: bool = False) -> Units:
     """Sentences of `text`; with `presplit`, its lines, whose 0-based line numbers are the ids."""
     if presplit:
@@ -50,7 +70,7 @@ class AlignmentResult:
     tgt_units: Units
     signature: str
     stats: dict = field(default_factory=dict)
-    features: list[list[float] | None] = field(default_factory=list)  # per link (None: an empty unit)
+    features: list[list[float]] = field(default_factory=list)  # per link (score.FEATURES)
 
 
 def link_record(src: Units, tgt: Units, link, score: float) -> dict:
@@ -87,32 +107,20 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         params = replace(params, random_distance=encoder.random_distance)
     started = time.perf_counter()
     embedded_before, hits_before = store.strings_embedded, store.cache_hits
-    src_vectors = store.embed([t for t in src.texts if t])
-    tgt_vectors = store.embed([t for t in tgt.texts if t])
+    src_vectors, tgt_vectors = _unit_vectors(src.texts, store), _unit_vectors(tgt.texts, store)
     embed_seconds = time.perf_counter() - started
 
-    # Empty units (kept only when asked) are never embedded: they can only be skipped.
-    src_real = [i for i, t in enumerate(src.texts) if t]
-    tgt_real = [j for j, t in enumerate(tgt.texts) if t]
-    src_lengths = np.array([len(src.texts[i]) for i in src_real], dtype=float)
-    tgt_lengths = np.array([len(tgt.texts[j]) for j in tgt_real], dtype=float)
-    found = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params,
-                          number_masks([src.texts[i] for i in src_real]),
-                          number_masks([tgt.texts[j] for j in tgt_real]))
+    found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
+                          params, number_masks(src.texts), number_masks(tgt.texts))
 
     calibration = calibration or getattr(encoder, "calibration", None)
-    links = []
-    for link in found:
-        link = replace(link, src=tuple(src_real[i] for i in link.src),
-                       tgt=tuple(tgt_real[j] for j in link.tgt))
-        links.append(link_record(src, tgt, link, 0.0))
+    links = [link_record(src, tgt, link, 0.0) for link in found]
     typical = typical_log_ratio(links)
     features = [link_features(link, record["src"], record["tgt"], typical) for link, record in zip(found, links)]
     for record, score in zip(links, link_scores(features, calibration)):
-        record["score"] = round(float(score), 4)
-    feature_of = {id(record): vector for record, vector in zip(links, features)}
-    links = _insert_empty_units(links, src, tgt)
-    add_flags(links, src_lang, tgt_lang, typical)  # inserted empty units are skips: same typical ratio
+        # a unit without content has nothing to translate: skipping it is certainly right
+        record["score"] = 1.0 if _without_content(record) else round(float(score), 4)
+    add_flags(links, src_lang, tgt_lang, typical)
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),
@@ -123,33 +131,18 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
             "embed_seconds": round(embed_seconds, 3),
             "align_seconds": round(total - embed_seconds, 3), "seconds": round(total, 3),
         },
-        [feature_of.get(id(record)) for record in links],
+        features,
     )
 
 
-def _insert_empty_units(links: list[dict], src: Units, tgt: Units) -> list[dict]:
-    """Place each empty unit as a skip just before the first link that passes it on its side."""
-    pending = {"src": deque(i for i, t in zip(src.ids, src.texts) if not t),
-               "tgt": deque(j for j, t in zip(tgt.ids, tgt.texts) if not t)}
-    if not pending["src"] and not pending["tgt"]:
-        return links
-    out: list[dict] = []
-
-    def flush(side: str, before: float) -> None:
-        while pending[side] and pending[side][0] < before:
-            unit = pending[side].popleft()
-            out.append({"src_ids": [unit] if side == "src" else [], "tgt_ids": [unit] if side == "tgt" else [],
-                        "type": "1-0" if side == "src" else "0-1", "score": 1.0, "similarity": 0.0,
-                        "src": "", "tgt": ""})
-
-    for link in links:
-        for side in ("src", "tgt"):
-            if link[f"{side}_ids"]:
-                flush(side, link[f"{side}_ids"][0])
-        out.append(link)
-    for side in ("src", "tgt"):
-        flush(side, float("inf"))
-    return out
+def _unit_vectors(texts: list[str], store: EmbeddingStore) -> np.ndarray:
+    """The units' vectors; a unit without content gets a zero vector, which the search skips for
+    free (align.py), so it is never embedded and never part of a link."""
+    content = [k for k, text in enumerate(texts) if carries_content(text)]
+    embedded = store.embed([texts[k] for k in content])
+    vectors = np.zeros((len(texts), embedded.shape[1]), dtype=embedded.dtype)
+    vectors[content] = embedded
+    return vectors
 
 
 def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb",
@@ -201,7 +194,7 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     for target, target_gold, synthetic in copies:
         result = align_units(src, target, encoder, src_lang, tgt_lang, params, store)
         for link, vector, (strict, lax) in zip(result.links, result.features, link_labels(result.links, target_gold)):
-            if vector is None:
+            if _without_content(link):  # scored 1 whatever the calibration
                 continue
             for key, value in (("links", link), ("features", vector), ("strict", strict), ("lax", lax),
                                ("synthetic", synthetic)):

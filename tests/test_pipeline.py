@@ -33,6 +33,18 @@ def test_presplit_ids_are_line_numbers_and_empty_lines_are_left_out():
     assert result.stats["strings_embedded"] == 4  # each distinct text once, both sides together
 
 
+def test_units_without_letters_or_digits_are_skipped_and_not_embedded():
+    # OCR debris and a separator line between translated sentences: skips, never merged into a link
+    src = split_units("alpha beta gamma\n.:-- , .\ndelta epsilon zeta\n🇷🇺 🇳🇴\neta theta iota\n", "ru", presplit=True)
+    tgt = split_units("alpha beta gamma\ndelta epsilon zeta\n* * *\neta theta iota\n", "nb", presplit=True)
+    result = align_units(src, tgt, BagOfWordsEncoder())
+    links = [(l["src_ids"], l["tgt_ids"]) for l in result.links]
+    assert sorted(links) == sorted([([0], [0]), ([1], []), ([2], [1]), ([3], []), ([], [2]), ([4], [3])])
+    assert [i for s, _ in links for i in s] == list(range(5)) and [j for _, t in links for j in t] == list(range(4))
+    assert result.stats["strings_embedded"] == 3
+    assert next(l for l in result.links if l["src_ids"] == [1])["src"] == ".:-- , ."
+
+
 def test_keep_empty_places_empty_lines_as_skips_in_order():
     src = split_units(TEXT, "ru", presplit=True, keep_empty=True)
     tgt = split_units("alpha beta gamma\ndelta epsilon zeta\n\neta theta iota\nkappa lambda mu\n", "nb",
