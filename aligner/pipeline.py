@@ -39,7 +39,7 @@ _CONTENT = re.compile(r"[^\W_]")
 
 def carries_content(text: str) -> bool:
     """Whether a unit holds a letter or a digit. One without (an empty line, punctuation, OCR
-    debris, emoji alone) has nothing to translate: it is never embedded and is always a skip."""
+    debris, emoji alone) has nothing to translate: it is not embedded and is skipped for free."""
     return bool(_CONTENT.search(text))
 
 
@@ -136,8 +136,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
 
 
 def _unit_vectors(texts: list[str], store: EmbeddingStore) -> np.ndarray:
-    """The units' vectors; a unit without content gets a zero vector, which the search skips for
-    free (align.py), so it is never embedded and never part of a link."""
+    """The units' vectors; a unit without content is not embedded but gets a zero vector, which
+    the search skips for free (align.py)."""
     content = [k for k, text in enumerate(texts) if carries_content(text)]
     embedded = store.embed([texts[k] for k in content])
     vectors = np.zeros((len(texts), embedded.shape[1]), dtype=embedded.dtype)
