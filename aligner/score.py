@@ -32,9 +32,10 @@ FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "ski
 # `posterior` enters as -log(1 - posterior), which spreads the values near 1 where right and
 # wrong links differ. Chosen on the cross-validated figures of benchmarks/quality.py; cosine, the
 # worst member of a merge, Latin-token agreement, length, and (once the posterior was in) the
-# gain of growing a span by one sentence added nothing and were left out.
+# gain of growing a span by one sentence added nothing and were left out. Length misfit serves
+# both parts: a piece of a larger block rarely has the document's length ratio.
 MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "skip_distance")
-GRANULARITY_FEATURES = ("merge_size", "skip", "posterior")
+GRANULARITY_FEATURES = ("merge_size", "skip", "posterior", "length_misfit")
 
 
 def _agreement(src: set[str], tgt: set[str]) -> float:
