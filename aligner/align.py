@@ -209,7 +209,7 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
                        src_lengths, tgt_lengths, params,
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
-    band = _Band(n, m, [(a, b) for a, b in types if a > 0], costs, lo, hi)
+    band = _Band(n, m, types, costs, lo, hi)
     path = band.best_path()
     posteriors = band.path_posteriors(path, params.posterior_temperature)
     del band  # the band's link costs are the largest array; the link measures need their room
@@ -478,8 +478,7 @@ def search(n: int, m: int, types: list[tuple[int, int]], costs: _Costs,
            lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Cheapest monotone path from (0, 0) to (n, m) through cells (i, j) with lo[i] <= j <= hi[i],
     as links (src_start, a, tgt_start, b)."""
-    band = _Band(n, m, [(a, b) for a, b in types if a > 0], costs, lo, hi)
-    return band.best_path()
+    return _Band(n, m, types, costs, lo, hi).best_path()
 
 
 class _Band:
@@ -495,6 +494,7 @@ class _Band:
                  lo: np.ndarray, hi: np.ndarray):
         if np.any(np.diff(lo) < 0):
             raise ValueError("the band's left edge must not move left")
+        types = [(a, b) for a, b in types if a > 0]  # 0-1 (insertion) runs inside a row
         self.n, self.m, self.types, self.lo, self.hi = n, m, types, lo, hi
         self.link_costs = _band_link_costs(costs, types, lo, hi)
         self.skip_tgt, self.skip_tgt_prefix = costs.skip_tgt, costs.skip_tgt_prefix

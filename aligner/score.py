@@ -12,6 +12,7 @@ score is the chance that the sentence really has no counterpart.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -202,7 +203,8 @@ def number_masks(texts: list[str]) -> np.ndarray:
     return masks
 
 
-def numbers(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)  # a link's texts are read by the search, the score and the flags
+def numbers(text: str) -> frozenset[str]:
     """Numbers, written one way: decimal comma read as a point (`197,7` -> `197.7`), group
     separators dropped (`3 000`, `3'000` -> `3000`), trailing decimal zeros dropped (`8847.60` ->
     `8847.6`, but `1.000` stays)."""
@@ -212,7 +214,7 @@ def numbers(text: str) -> set[str]:
         if number.count(".") == 1 and len(number.split(".")[1]) != 3:  # `1.000` may be a thousand
             number = number.rstrip("0").rstrip(".")
         found.add(number)
-    return found
+    return frozenset(found)
 
 
 def _cyrillic_share(text: str) -> float:
