@@ -2,8 +2,9 @@
 
 The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
 align.py), the ratio margin over its nearest neighbours, its posterior under the search's costs
-(how few near-best alignments of the stretch do without it), length misfit against the document's typical ratio, agreement of numbers, and
-the link type. Two small logistic models over them are fitted per encoder on gold alignments
+(how few near-best alignments of the stretch do without it), length misfit against the document's
+typical ratio, agreement of numbers, the link type, and whether its edges look mid-sentence on one
+side only. Two small logistic models over them are fitted per encoder on gold alignments
 (`aligner calibrate`) and stored with the encoder's description in `models/`, so the score
 estimates the chance that the link is right.
 An encoder without fitted weights gets a fixed logistic map of `d`. For a skip (1-0, 0-1) the
@@ -25,7 +26,8 @@ DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # is more likely right than wrong.
 RECOMMENDED_MIN_SCORE = 0.5
 
-FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "skip", "skip_distance", "posterior")
+FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "skip", "skip_distance", "posterior",
+            "boundary_mismatch")
 # The score is P(the two sides translate each other) x P(the link has the gold's granularity |
 # they do): the first part learns what unrelated text looks like, the second what a piece of a
 # larger block looks like; one logistic model over all features mixes the two and ends up
@@ -35,8 +37,10 @@ FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "ski
 # worst member of a merge, Latin-token agreement, length, and (once the posterior was in) the
 # gain of growing a span by one sentence added nothing and were left out. Length misfit serves
 # both parts: a piece of a larger block rarely has the document's length ratio.
+# `boundary_mismatch` counts the link's edges (start, end) that look mid-sentence on one side only:
+# the other side's sentence runs on past the link.
 MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "skip_distance")
-GRANULARITY_FEATURES = ("merge_size", "skip", "posterior", "length_misfit")
+GRANULARITY_FEATURES = ("merge_size", "skip", "posterior", "length_misfit", "boundary_mismatch")
 
 
 def _agreement(src: set[str], tgt: set[str]) -> float:
@@ -44,6 +48,26 @@ def _agreement(src: set[str], tgt: set[str]) -> float:
     if not src and not tgt:
         return 0.0
     return 1.0 if src == tgt else -1.0
+
+
+_OPEN_START = ",;:)"  # a unit starting with a lower-case letter or one of these continues a sentence
+_OPEN_END = ",:-("  # one ending in these is continued by the next (`;` is left out: Russian list
+# items end in `;` where Norwegian ones end in `.`)
+
+
+def boundary_mismatch(src: str, tgt: str) -> int:
+    """How many of the link's two edges look mid-sentence on exactly one side (0, 1 or 2)."""
+    src, tgt = src.strip(), tgt.strip()
+    if not src or not tgt:
+        return 0
+
+    def opens(text: str) -> bool:
+        return text[0].islower() or text[0] in _OPEN_START
+
+    def runs_on(text: str) -> bool:
+        return text[-1] in _OPEN_END
+
+    return int(opens(src) != opens(tgt)) + int(runs_on(src) != runs_on(tgt))
 
 
 def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> list[float]:
@@ -58,6 +82,7 @@ def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> l
         0.0 if pair else 1.0,
         0.0 if pair else min(link.distance, 2.0),
         -math.log(max(1.0 - link.posterior, 1e-3)),
+        float(boundary_mismatch(src, tgt)),
     ]
 
 

@@ -10,8 +10,8 @@ from aligner.cli import main
 from aligner.errors import InputError, ModelError
 from aligner.evaluate import (auroc, calibration_error, gold_after_replacement, link_labels, reliability,
                               replaced_units)
-from aligner.score import (FEATURES, RECOMMENDED_MIN_SCORE, check_calibration, fit_calibration, predict,
-                           read_calibration)
+from aligner.score import (FEATURES, RECOMMENDED_MIN_SCORE, boundary_mismatch, check_calibration, fit_calibration,
+                           predict, read_calibration)
 from conftest import FIXTURES
 
 
@@ -39,6 +39,23 @@ def test_replaced_units_and_the_gold_that_follows():
     gold = [((0,), (0,)), ((1,), (1, 2)), ((2,), (3,))]
     assert gold_after_replacement(gold, set(), {1, 3}) == [((0,), (0,)), ((1,), (2,)), ((), (1,)), ((2,), ()),
                                                            ((), (3,))]
+
+
+def test_boundary_mismatch_counts_edges_that_run_on_on_one_side_only():
+    ru_items = [line for line in (FIXTURES / "izvestia.ru.txt").read_text(encoding="utf-8").splitlines()
+                if line.startswith("2. ")]
+    nb_items = [line for line in (FIXTURES / "izvestia.nb.txt").read_text(encoding="utf-8").splitlines()
+                if line.startswith("2. ")]
+    assert ru_items[0].rstrip().endswith(";") and nb_items[0].rstrip().endswith(".")
+    assert boundary_mismatch(ru_items[0], nb_items[0]) == 0  # a list item: `;` in Russian, `.` in Norwegian
+    # Text+Berg: the French sentence is the second half of the German one
+    assert boundary_mismatch("Es wurde Zeit , einen Biwakplatz herzurichten , zwei schmale Bänder , "
+                             "die Hakensicherung erforderten .",
+                             "deux étroites banquettes , où il faut s' assurer au moyen de pitons .") == 1
+    # and a German title that the French puts in one sentence with what follows it
+    assert boundary_mismatch("« Dämon Himalaya » ( Basel :", "G.O.Dyhrenfurth , Dämon Himalaya .") == 1
+    assert boundary_mismatch("und dann :", "et puis .") == 1  # both start in mid-sentence; one runs on
+    assert boundary_mismatch("Вперёд!", "") == 0
 
 
 def test_fit_separates_and_calibrates_synthetic_links():
