@@ -52,7 +52,7 @@ def test_boundary_mismatch_counts_edges_that_run_on_on_one_side_only():
     assert boundary_mismatch("Es wurde Zeit , einen Biwakplatz herzurichten , zwei schmale Bänder , "
                              "die Hakensicherung erforderten .",
                              "deux étroites banquettes , où il faut s' assurer au moyen de pitons .") == 1
-    # and a German title that the French puts in one sentence with what follows it
+    # a German title line that runs on into its publisher (`Basel :`) where the French one ends
     assert boundary_mismatch("« Dämon Himalaya » ( Basel :", "G.O.Dyhrenfurth , Dämon Himalaya .") == 1
     assert boundary_mismatch("und dann :", "et puis .") == 1  # both start in mid-sentence; one runs on
     assert boundary_mismatch("Вперёд!", "") == 0
