@@ -1,7 +1,10 @@
 """Text+Berg dev: strict/lax F1, time and strings embedded, for aligner and for Vecalign's
-algorithm (PyPI `sentalign`) given the same encoder, in one run.
+algorithm (PyPI `sentalign`) given the same encoder, in one run; with --bertalign-python, for
+Bertalign's algorithm (PyPI `bertalign` 2.0.1, run by bertalign_kernels.py under that Python,
+since bertalign needs Python >= 3.12) given the same encoder too.
 
     python benchmarks/textberg.py --data ../shared/data/textberg-dev [--skip-baseline]
+        [--bertalign-python PATH]
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
+import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +59,40 @@ def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int) -> tup
                    "align_seconds": round(total - timing["embed"], 3), "seconds": round(total, 3)}
 
 
+BERTALIGN_MAX_ALIGN = 5  # Bertalign's default: it embeds every run of 1 to 4 consecutive sentences
+
+
+def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], tgt: list[str], encoder,
+                  max_size: int) -> tuple[list, dict]:
+    """Bertalign's two passes with its defaults (max_size is not used: Bertalign embeds a run of
+    sentences for every merge size, so its own limit of 5 keeps it to 4 strings per sentence)."""
+    kernels = str(Path(__file__).resolve().parent / "bertalign_kernels.py")
+    store = EmbeddingStore(encoder)
+    with tempfile.TemporaryDirectory() as folder:
+        overlaps, vectors, beads = (Path(folder) / name for name in ("overlaps.json", "vectors.npz", "beads.txt"))
+        started = time.perf_counter()
+        subprocess.run([python, kernels, "overlaps", str(src_path), str(tgt_path), str(BERTALIGN_MAX_ALIGN - 1),
+                        str(overlaps)], check=True)
+        strings = json.loads(overlaps.read_text(encoding="utf-8"))
+        embed_started = time.perf_counter()
+        np.savez(vectors, src=store.embed(strings["src"]), tgt=store.embed(strings["tgt"]))
+        embed_seconds = time.perf_counter() - embed_started
+        subprocess.run([python, kernels, "align", str(src_path), str(tgt_path), str(vectors),
+                        str(BERTALIGN_MAX_ALIGN), str(beads)], check=True)
+        total = time.perf_counter() - started
+        links = [(tuple(a), tuple(b)) for a, b in read_alignment(beads)]
+    return links, {"strings_embedded": store.strings_embedded, "embed_seconds": round(embed_seconds, 3),
+                   "align_seconds": round(total - embed_seconds, 3), "seconds": round(total, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder with dev.de, dev.fr, dev.defr")
     parser.add_argument("--model", default="e5-small")
     parser.add_argument("--max-merge", type=int, default=AlignParams().max_merge)
     parser.add_argument("--skip-baseline", action="store_true", help="do not run sentalign")
+    parser.add_argument("--bertalign-python", help="a Python >= 3.12 with bertalign, numba and scipy: "
+                        "also run Bertalign's algorithm with the same encoder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -67,6 +101,9 @@ def main() -> None:
     encoder = load_encoder(args.model)
     rows = {}
     systems = [("aligner", run_aligner)] + ([] if args.skip_baseline else [("vecalign (sentalign)", run_sentalign)])
+    if args.bertalign_python:
+        systems.append(("bertalign", partial(run_bertalign, args.data / "dev.de", args.data / "dev.fr",
+                                             args.bertalign_python)))
     for name, run in systems:
         links, stats = run(src, tgt, encoder, args.max_merge)
         scores = score([gold], [links])
@@ -78,10 +115,11 @@ def main() -> None:
               f"embedded {stats['strings_embedded']} strings ({rows[name]['strings_per_sentence']}/sentence) "
               f"in {stats['embed_seconds']:.1f}s  align {stats['align_seconds']:.2f}s  total {stats['seconds']:.1f}s",
               flush=True)
-    if len(rows) == 2:
-        ours, theirs = rows["aligner"], rows["vecalign (sentalign)"]
-        print(f"speed-up end to end: {theirs['seconds'] / ours['seconds']:.1f}x; "
-              f"strict F1 difference: {ours['f1_strict'] - theirs['f1_strict']:+.4f}")
+    ours = rows["aligner"]
+    for name, theirs in rows.items():
+        if name != "aligner":
+            print(f"against {name}: speed-up end to end {theirs['seconds'] / ours['seconds']:.1f}x; "
+                  f"strict F1 difference {ours['f1_strict'] - theirs['f1_strict']:+.4f}")
     signature = (f"aligner-{aligner.__version__}|model={encoder.signature}|max_merge={args.max_merge}"
                  f"|python-{platform.python_version()}|numpy-{np.__version__}")
     print(signature)
