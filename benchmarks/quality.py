@@ -75,7 +75,8 @@ def documents(data: Path, encoder, noise: float) -> list[dict]:
 def report(title: str, scores: np.ndarray, right: np.ndarray, lax: np.ndarray) -> dict:
     print(f"\n## {title}")
     area = auroc(scores, right)
-    print(f"AUROC {area:.3f} (right: a gold link); {auroc(scores, lax):.3f} (right: a translation, lax)")
+    print(f"AUROC {area:.3f} (right: a gold link); {auroc(scores, lax):.3f} (right: a translation, lax; "
+          f"{(~lax).sum()} links are not)")
     print(f"{'threshold':>9}{'kept':>7}{'precision':>11}{'recall of right':>17}")
     for threshold in THRESHOLDS:
         kept = scores >= threshold
