@@ -62,6 +62,20 @@ def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int) -> tup
 BERTALIGN_MAX_ALIGN = 5  # Bertalign's default: it embeds every run of 1 to 4 consecutive sentences
 
 
+def check_bertalign_python(python: str) -> str | None:
+    """Why `python` cannot run bertalign_kernels.py, or None when it can."""
+    try:
+        probe = subprocess.run([python, "-c", "import importlib.util, numba, scipy\n"
+                                "assert importlib.util.find_spec('bertalign'), 'no module named bertalign'"],
+                               capture_output=True, text=True)
+    except OSError as exc:
+        return f"cannot run {python}: {exc.strerror}"
+    if probe.returncode:
+        last = (probe.stderr.strip().splitlines() or ["it exited with an error"])[-1]
+        return f"{python} cannot import bertalign, numba and scipy ({last})"
+    return None
+
+
 def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], tgt: list[str], encoder,
                   max_size: int) -> tuple[list, dict]:
     """Bertalign's two passes with its defaults (max_size is not used: Bertalign embeds a run of
@@ -96,6 +110,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
+    if args.bertalign_python and (problem := check_bertalign_python(args.bertalign_python)):
+        parser.error(problem)
     src, tgt = read_lines(args.data / "dev.de"), read_lines(args.data / "dev.fr")
     gold = read_alignment(args.data / "dev.defr")
     encoder = load_encoder(args.model)
