@@ -119,6 +119,18 @@ def _binary_lines(path: str | Path) -> Iterator[bytes]:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def parse_json(text: str, where: str) -> object:
+    """`text` as JSON, or an InputError naming `where` (malformed, or nested past Python's
+    recursion limit)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}, column {exc.colno}" if "\n" in text.rstrip("\n") else f"character {exc.pos + 1}"
+        raise InputError(f"{where}: not JSON ({exc.msg} at {at})") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply to read") from None
+
+
 def _ids(value) -> bool:
     return isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
 
@@ -144,10 +156,7 @@ def read_link_records(path: str | Path) -> Iterator[dict]:
             raise InputError(f"{name} line {number}: not valid UTF-8 at byte {exc.start} of the line") from None
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name} line {number}: not JSON ({exc.msg} at character {exc.pos + 1})") from None
+        record = parse_json(line, f"{name} line {number}")
         if not isinstance(record, dict):
             raise InputError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
         for key, valid, what in (("src_ids", _ids, "a list of integers"), ("tgt_ids", _ids, "a list of integers"),
@@ -322,10 +331,7 @@ def _json_text(value) -> str:
 def read_telegram_json(path: str | Path, text: str | None = None) -> list[Post]:
     path = Path(path)
     text = read_text(path) if text is None else text
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    data = parse_json(text, str(path))
     messages = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(messages, list):
         raise InputError(f"{path}: no 'messages' list: not a Telegram Desktop chat export "

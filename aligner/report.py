@@ -16,7 +16,7 @@ from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
 from .export import atomic_output
-from .ingest import read_link_records
+from .ingest import parse_json, read_link_records, read_text
 
 # Rows drawn at once in the table; filtering and sorting work on every link.
 TABLE_ROWS = 2000
@@ -129,10 +129,7 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
         source = result / "corpus.jsonl"
         summary_path = result / "summary.json"
         if summary_path.is_file():
-            try:
-                summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"{summary_path}: not a summary aligner wrote ({exc})") from None
+            summary = parse_json(read_text(summary_path), str(summary_path))
             if not isinstance(summary, dict):
                 raise InputError(f"{summary_path}: not a summary aligner wrote")
             signature = summary.get("signature") if isinstance(summary.get("signature"), str) else None

@@ -140,15 +140,10 @@ def check_calibration(calibration: dict, source: str) -> dict:
 
 def read_calibration(path: str) -> dict:
     """The calibration in a file written by `aligner calibrate`."""
-    import json
-
     from .errors import AlignerError, InputError
-    from .ingest import read_text
+    from .ingest import parse_json, read_text
 
-    try:
-        data = json.loads(read_text(path))
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from None
+    data = parse_json(read_text(path), path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a calibration file")
     try:

@@ -157,8 +157,10 @@ def test_only_english_is_an_error_without_outdir(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, fragment", [
-    ("broken.json", '{"name": "x", "messages": [{"id": 1, "type": "message", "text": "Привет"', "not valid JSON"),
+    ("broken.json", '{"name": "x", "messages": [{"id": 1, "type": "message", "text": "Привет"', "not JSON"),
     ("nomessages.json", '{"name": "x", "chats": {"list": []}}', "no 'messages' list"),
+    pytest.param("deep.json", '{"messages": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply",
+                 id="deeply-nested-json"),
     ("empty.txt", "\n\n   \n", "is empty"),
     ("noise.txt", "Please open Telegram to view this post\nVIEW IN TELEGRAM\n👍1\n", "no post with text"),
     ("page.html", "<html><body><p>Not an export</p></body></html>", "no Telegram messages found"),

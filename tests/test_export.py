@@ -212,6 +212,7 @@ def test_convert_derives_missing_type_and_leaves_score_cell_empty(tmp_path):
 @pytest.mark.parametrize("content, fragment", [
     ('{"src_ids": [0], "tgt_ids": [0], "src": "a", "tgt": "b"}\n{"src_ids": [1]', "line 2: not JSON"),
     ('[1, 2]\n', "line 1: expected a JSON object"),
+    pytest.param("[" * 100_000 + "]" * 100_000 + "\n", "line 1: JSON nested too deeply", id="deeply-nested"),
     ('{"src_ids": [0], "tgt_ids": [0], "src": "a"}\n', "line 1: no 'tgt' field"),
     ('{"src_ids": ["0"], "tgt_ids": [0], "src": "a", "tgt": "b"}\n', "'src_ids' must be a list of integers"),
     ('{"src_ids": [0], "tgt_ids": [0], "src": "a\\ud800", "tgt": "b"}\n', "lone surrogate"),

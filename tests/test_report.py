@@ -132,3 +132,11 @@ def test_report_errors(tmp_path):
     (tmp_path / "r.html").write_text("old", encoding="utf-8")
     one_line_error(run("report", tmp_path / "links.jsonl", "-o", tmp_path / "r.html"), 4, "use --force")
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == "old"
+    result_dir = tmp_path / "result"
+    result_dir.mkdir()
+    (result_dir / "corpus.jsonl").write_text((tmp_path / "links.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    for summary, fragment in (("{", "not JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                              ("[1]", "not a summary aligner wrote")):
+        (result_dir / "summary.json").write_text(summary, encoding="utf-8")
+        one_line_error(run("report", result_dir, "-o", tmp_path / "new.html"), 2, fragment)
+    assert not (tmp_path / "new.html").exists()

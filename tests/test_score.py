@@ -84,7 +84,7 @@ def test_calibration_files_are_checked(tmp_path):
         check_calibration({"match": {"features": ["loudness"], "mean": [0], "scale": [1], "weights": [1],
                                      "bias": 0}, "granularity": {}}, "x")
     bad = tmp_path / "bad.json"
-    for content in ("{not json", "[1, 2]", '{"score": {"match": 1}}'):
+    for content in ("{not json", "[1, 2]", '{"score": {"match": 1}}', "[" * 100_000 + "]" * 100_000):
         bad.write_text(content, encoding="utf-8")
         with pytest.raises(InputError):
             read_calibration(str(bad))
