@@ -21,7 +21,7 @@ from . import __version__
 from .align import AlignParams
 from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_dir, default_cache_dir,
                     load_encoder, model_descriptions)
-from .errors import AlignerError, InputError, NothingToAlignError, UsageError
+from .errors import AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import auroc, calibration_error, read_alignment, score
 from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, atomic_output, check_directory, check_outputs,
                      export_links, output_paths, write_channel)
@@ -157,7 +157,19 @@ def embedding_progress(quiet: bool, total: int):
         yield lambda done: progress.advance(task, done)
 
 
-@click.group()
+class _Commands(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # a reader that stopped early (`| head`): click exits quietly
+        except OSError as exc:
+            if exc.filename is not None:  # files are checked where they are opened
+                raise
+            raise CliError(OutputError(f"standard output: cannot write: {exc.strerror or exc}")) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="aligner")
 def main():
     """Sentence alignment of a text and its translation, with a quality score on every link."""

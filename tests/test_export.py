@@ -5,6 +5,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,17 @@ def test_convert_reads_stdin(tmp_path):
     result = CliRunner().invoke(main, ["convert", "-", "-f", "vecalign"], input=data)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == ["[0]:[0]", "[1]:[1]", "[2]:[]"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("command", [["convert", "{links}", "-f", "tmx"], ["convert", "{links}", "-f", "tsv"],
+                                     ["eval", "{gold}", "{gold}"], ["models", "list"]])
+def test_a_full_standard_output_is_a_one_line_error(tmp_path, command):
+    links, gold = tmp_path / "links.jsonl", FIXTURES / "izvestia.ru-nb.gold"
+    write_jsonl(links, seed_records())
+    args = [part.format(links=links, gold=gold) for part in command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", "from aligner.cli import main; main()", *args],
+                              stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 4
+    assert done.stderr.strip() == "Error: standard output: cannot write: No space left on device"
