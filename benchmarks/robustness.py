@@ -1,17 +1,21 @@
-"""Size limits: how a 200 MB channel export is read, and how a 1,000,000-line pre-split pair is
-refused; seconds and peak memory, each case in a fresh process.
+"""Size limits: how a 200 MB channel export is read, how a 1,000,000-line pre-split pair is
+refused, and how one unpunctuated line of megabytes is aligned; seconds and peak memory, each case
+in a fresh process.
 
-    python benchmarks/robustness.py [--megabytes 200] [--lines 1000000]
+    python benchmarks/robustness.py [--megabytes 200] [--lines 1000000] [--line-megabytes 2]
 
 Cases: reading (parsing into posts) a text dump and a Telegram Desktop JSON export of about
 MEGABYTES, made by repeating the seed; `aligner align --presplit` on two files of LINES lines,
-which must be refused before any embedding.
+which must be refused before any embedding; `aligner align` of the Izvestia commentary's Russian
+text stripped of punctuation and line breaks and repeated to LINE_MEGABYTES (one unit that no
+segmenter can split) against its Norwegian text.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=int, default=200)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--line-megabytes", type=float, default=2.0)
     parser.add_argument("--read", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read:
@@ -85,6 +90,20 @@ def main() -> None:
         lines = done.stderr.strip().splitlines()
         print(f"align --presplit of {args.lines:,} lines a side: exit {done.returncode} in {seconds:.1f} s, "
               f"peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}")
+        fixtures = ROOT / "tests" / "fixtures"
+        words = re.sub(r"[^\w ]+", " ", (fixtures / "izvestia.ru.txt").read_text(encoding="utf-8"))
+        line = " ".join(words.split())
+        long = folder / "line.ru"
+        long.write_text((line + " ") * int(args.line_megabytes * 1_000_000 // len(line.encode()) + 1),
+                        encoding="utf-8")
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align", "--no-cache",
+                               str(long), str(fixtures / "izvestia.nb.txt"), "-o", str(folder / "line.tsv")],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        lines = done.stderr.strip().splitlines()
+        print(f"align of one unpunctuated line of {long.stat().st_size / 1e6:.1f} MB: exit {done.returncode} in "
+              f"{seconds:.1f} s, peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}")
 
 
 if __name__ == "__main__":
