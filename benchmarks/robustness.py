@@ -57,6 +57,16 @@ def read_case(path: str) -> None:
                       "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 
 
+def timed_align(*args) -> str:
+    """`aligner align ARGS` in a fresh process: exit code, seconds, peak RSS and its first stderr line."""
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align",
+                           *map(str, args)], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    lines = done.stderr.strip().splitlines()
+    return f"exit {done.returncode} in {seconds:.1f} s, peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=int, default=200)
@@ -82,28 +92,16 @@ def main() -> None:
             path.unlink()
         for side, word in (("ru", "Строка"), ("nb", "Linje")):
             (folder / f"big.{side}").write_text("".join(f"{word} {i}.\n" for i in range(args.lines)), encoding="utf-8")
-        started = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align", "--presplit",
-                               str(folder / "big.ru"), str(folder / "big.nb"), "-o", str(folder / "out.tsv")],
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        lines = done.stderr.strip().splitlines()
-        print(f"align --presplit of {args.lines:,} lines a side: exit {done.returncode} in {seconds:.1f} s, "
-              f"peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}")
+        print(f"align --presplit of {args.lines:,} lines a side: " + timed_align(
+            "--presplit", folder / "big.ru", folder / "big.nb", "-o", folder / "out.tsv"))
         fixtures = ROOT / "tests" / "fixtures"
         words = re.sub(r"[^\w ]+", " ", (fixtures / "izvestia.ru.txt").read_text(encoding="utf-8"))
         line = " ".join(words.split())
         long = folder / "line.ru"
         long.write_text((line + " ") * int(args.line_megabytes * 1_000_000 // len(line.encode()) + 1),
                         encoding="utf-8")
-        started = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align", "--no-cache",
-                               str(long), str(fixtures / "izvestia.nb.txt"), "-o", str(folder / "line.tsv")],
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        lines = done.stderr.strip().splitlines()
-        print(f"align of one unpunctuated line of {long.stat().st_size / 1e6:.1f} MB: exit {done.returncode} in "
-              f"{seconds:.1f} s, peak RSS {int(lines[-1]) // 1024} MiB: {lines[0]}")
+        print(f"align of one unpunctuated line of {long.stat().st_size / 1e6:.1f} MB: " + timed_align(
+            "--no-cache", long, fixtures / "izvestia.nb.txt", "-o", folder / "line.tsv"))
 
 
 if __name__ == "__main__":
