@@ -17,18 +17,20 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__
-from .align import AlignParams
+from .version import __version__
 from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_dir, default_cache_dir,
                     load_encoder, model_descriptions)
+from .channel import FORMATS as CHANNEL_FORMATS
+from .channel import align_channel, write_channel
+from .dp import AlignParams
 from .errors import AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import auroc, calibration_error, read_alignment, score
-from .export import (CHANNEL_FORMATS, FORMATS, ExportOptions, atomic_output, check_directory, check_outputs,
-                     export_links, output_paths, write_channel)
+from .export import FORMATS, ExportOptions, export_links, output_paths
+from .files import atomic_output, check_directory, check_outputs
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import (CALIBRATION_NOISE, align_channel, align_units, calibration_examples, check_size, split_units,
+from .pipeline import (CALIBRATION_NOISE, align_units, calibration_examples, check_size, split_units,
                        texts_to_embed)
 from .report import write_report
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
@@ -221,7 +223,7 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
         with embedding_progress(quiet, total) as advance:
             result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
                                  embedding_store(encoder, cache_dir, no_cache, advance), calibration)
-        options.signature = result.signature
+        options.signature = str(result.signature)
         kept = [link for link in result.links if link["score"] >= min_score]
         write_output(kept, output, fmt, options, force)
     if not quiet:
@@ -330,7 +332,7 @@ def channel_summary(result, outdir, names) -> str:
         f"{stats['links']} sentence links ({', '.join(f'{k} {v}' for k, v in kinds.most_common(5))}); "
         f"{stats['strings_embedded_total']} strings embedded, {stats['cache_hits']} read from the cache",
         f"wrote {outdir}/: {', '.join(names)}",
-        result.signature,
+        str(result.signature),
     ])
 
 

@@ -18,9 +18,10 @@ from typing import IO
 
 from lxml import etree
 
-from . import __version__
-from .errors import OutputError, UsageError
+from .version import __version__
+from .errors import UsageError
 from .evaluate import format_link
+from .files import atomic_output
 from .language import normalize_locale
 
 FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
@@ -80,15 +81,6 @@ def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) ->
     return [output]
 
 
-def check_outputs(paths: list[Path] | None, force: bool) -> None:
-    """Fail early, before any work, when an output exists and may not be replaced."""
-    for path in paths or []:
-        if path.is_dir():
-            raise OutputError(f"{path}: is a directory")
-        if path.exists() and not force:
-            raise OutputError(f"{path}: exists; use --force to replace it")
-
-
 _LINE_SEPARATORS_IN_JSON = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -99,95 +91,6 @@ def json_line(record: dict) -> str:
     for raw, escaped in _LINE_SEPARATORS_IN_JSON.items():
         text = text.replace(raw, escaped)
     return text + "\n"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _give_usual_mode(temp: str | Path, target: Path, folder: bool = False) -> None:
-    """mkstemp/mkdtemp create owner-only files; give the result the mode of the file it replaces,
-    or what the user's umask gives a new one."""
-    try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else (0o777 if folder else 0o666) & ~_umask()
-        os.chmod(temp, mode)
-    except OSError:
-        pass
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path | None, force: bool = False, binary: bool = False) -> Iterator[IO]:
-    """Yield a stream; for a path, write a temp file beside it and rename it into place only when
-    the block finishes, so an error never leaves a half-written or clobbered file."""
-    if path is None or str(path) == "-":
-        stream = sys.stdout.buffer if binary else sys.stdout
-        yield stream
-        stream.flush()
-        return
-    target = Path(path)
-    check_outputs([target], force)
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write here: {exc.strerror or exc}") from None
-    try:
-        if binary:
-            with os.fdopen(handle, "wb") as stream:
-                yield stream
-        else:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                yield stream
-        _give_usual_mode(temp_name, target)
-        os.replace(temp_name, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-
-
-def check_directory(path: str | Path, force: bool) -> Path:
-    """Fail early, before any work, when an output folder may not be written."""
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{target}: exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise OutputError(f"{target}: exists and is not empty; use --force to replace it")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target.parent}: no such folder")
-    return target
-
-
-@contextlib.contextmanager
-def atomic_directory(path: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temp folder beside `path` to fill; it becomes `path` only when the block finishes,
-    so a failed or interrupted run leaves no partial folder (and an old one untouched)."""
-    target = check_directory(path, force)
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write here: {exc.strerror or exc}") from None
-    try:
-        yield temp
-        _give_usual_mode(temp, target, folder=True)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / target.name)
-            os.replace(temp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, target)
-    except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def write_jsonl(records: Iterable[dict], path: Path) -> int:
@@ -314,35 +217,3 @@ def _write_tmx(records: Iterable[dict], stream: IO[bytes], options: ExportOption
                     xml.write(unit, pretty_print=True)
             xml.write("\n")
     stream.write(b"\n")
-
-
-CHANNEL_FORMATS = ("jsonl", "tsv", "tmx", "moses")
-
-
-def write_channel(result, outdir: str | Path, formats: Iterable[str], options: ExportOptions,
-                  force: bool = False, report: bool = False) -> tuple[list[str], list[str]]:
-    """Fill OUTDIR with pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json, the corpus in the
-    other formats asked (a `ChannelResult`) and, with `report`, report.html; returns the file names
-    and any warnings."""
-    warnings: list[str] = []
-    with atomic_directory(outdir, force) as folder:
-        write_jsonl(result.pairs, folder / "pairs.jsonl")
-        write_jsonl(result.unpaired, folder / "unpaired.jsonl")
-        write_jsonl(result.links, folder / "corpus.jsonl")
-        for fmt in dict.fromkeys(formats):
-            if fmt != "jsonl":
-                stats = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
-                                     fmt, options, force=True)
-                warnings += stats.warnings(fmt)
-        summary = {"signature": result.signature, **result.stats}
-        with atomic_output(folder / "summary.json", force=True) as stream:
-            stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-        if report:
-            from .report import build_report, channel_facts
-
-            page = build_report(result.links, title=f"Channel corpus: {Path(outdir).name}",
-                                signature=result.signature, extra=channel_facts(result.stats))
-            with atomic_output(folder / "report.html", force=True) as stream:
-                stream.write(page)
-        names = sorted(path.name for path in folder.iterdir())
-    return names, warnings

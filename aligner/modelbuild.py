@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, OutputError
-from .export import atomic_directory
+from .files import atomic_directory
 
 BUILD_FORMAT = 1  # bump when the written directory changes
 Q4_BLOCK = 32

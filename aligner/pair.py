@@ -57,7 +57,7 @@ def _parse_date(value: str | None) -> datetime | None:
 def normalized_distance(ru_vectors: np.ndarray, nb_vectors: np.ndarray, ru_mean: np.ndarray,
                         nb_mean: np.ndarray) -> np.ndarray:
     """Cosine distance over each post's expected distance to the other language's posts (their
-    mean vector, as in align.py), so one threshold holds for any encoder and channel."""
+    mean vector, as in dp.py), so one threshold holds for any encoder and channel."""
     ru_spread = 1.0 - ru_vectors @ nb_mean
     nb_spread = 1.0 - nb_vectors @ ru_mean
     return 2.0 * (1.0 - ru_vectors @ nb_vectors.T) / np.maximum(ru_spread[:, None] + nb_spread[None, :], 1e-6)

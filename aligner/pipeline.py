@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from . import __version__
-from .align import AlignParams, align_vectors
+from .dp import AlignParams, Link, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import InputError
-from .ingest import Post
-from .language import classify_posts, normalize_lang
-from .pair import PairParams, pair_posts, score_bilingual
+from .language import normalize_lang
 from .score import FEATURES, add_flags, link_features, link_scores, number_masks, typical_log_ratio
 from .segment import split_sentences
+from .version import __version__
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
 # One document of more units than this on a side is refused before anything is embedded: the
@@ -43,7 +40,7 @@ def carries_content(text: str) -> bool:
     return bool(_CONTENT.search(text))
 
 
-def _without_content(record: dict) -> bool:
+def _without_content(record: LinkRecord) -> bool:
     """A link of units without content (a skip of one, in practice)."""
     return not carries_content(record["src"] + record["tgt"])
 
@@ -63,17 +60,56 @@ def split_units(text: str, lang: str, presplit: bool, keep_empty: bool = False) 
     return Units([s.text for s in sentences], list(range(len(sentences))))
 
 
+class LinkRecord(TypedDict):
+    """One link as it is written out (export.py) and read back (ingest.read_link_records)."""
+
+    src_ids: list[int]
+    tgt_ids: list[int]
+    type: str  # "1-1", "2-1", "1-0", ...
+    score: float
+    similarity: float
+    src: str  # the linked units' texts joined by spaces ("" for a skip)
+    tgt: str
+    flags: NotRequired[list[str]]  # score.add_flags
+
+
+class ChannelLink(LinkRecord):
+    """A link of a channel's corpus: also the posts it comes from."""
+
+    src_post_id: int | str
+    tgt_post_id: int | str
+    date: str | None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a result was made, printed with it so that it can be reproduced (as sacrebleu's)."""
+
+    src_lang: str
+    tgt_lang: str
+    model: str  # the encoder's own signature
+    max_merge: int
+    skip: float
+    pair_threshold: float | None = None  # channels only
+    version: str = __version__
+
+    def __str__(self) -> str:
+        text = (f"aligner-{self.version}|{self.src_lang}-{self.tgt_lang}|model={self.model}"
+                f"|max_merge={self.max_merge}|skip={self.skip}")
+        return text if self.pair_threshold is None else f"{text}|pair_threshold={self.pair_threshold}"
+
+
 @dataclass
 class AlignmentResult:
-    links: list[dict]
+    links: list[LinkRecord]
     src_units: Units
     tgt_units: Units
-    signature: str
+    signature: Signature
     stats: dict = field(default_factory=dict)
     features: list[list[float]] = field(default_factory=list)  # per link (score.FEATURES)
 
 
-def link_record(src: Units, tgt: Units, link, score: float) -> dict:
+def link_record(src: Units, tgt: Units, link: Link, score: float) -> LinkRecord:
     return {
         "src_ids": [src.ids[i] for i in link.src],
         "tgt_ids": [tgt.ids[j] for j in link.tgt],
@@ -92,9 +128,9 @@ def check_size(src: Units, tgt: Units) -> None:
                              f"{MAX_UNITS_PER_SIDE:,} a side: split it into parts")
 
 
-def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: str) -> str:
-    return (f"aligner-{__version__}|{src_lang}-{tgt_lang}|model={encoder.signature}"
-            f"|max_merge={params.max_merge}|skip={params.skip_cost}")
+def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: str,
+              pair_threshold: float | None = None) -> Signature:
+    return Signature(src_lang, tgt_lang, encoder.signature, params.max_merge, params.skip_cost, pair_threshold)
 
 
 def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
@@ -137,7 +173,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
 
 def _unit_vectors(texts: list[str], store: EmbeddingStore) -> np.ndarray:
     """The units' vectors; a unit without content is not embedded but gets a zero vector, which
-    the search skips for free (align.py)."""
+    the search skips for free (dp.py)."""
     content = [k for k, text in enumerate(texts) if carries_content(text)]
     embedded = store.embed([texts[k] for k in content])
     vectors = np.zeros((len(texts), embedded.shape[1]), dtype=embedded.dtype)
@@ -203,116 +239,3 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     return CalibrationExamples(rows["links"], features, np.array(rows["strict"], dtype=bool),
                                np.array(rows["lax"], dtype=bool), np.array(rows["synthetic"], dtype=bool),
                                link_scores(features, DEFAULT_CALIBRATION))
-
-
-# ---- A channel: posts in, post pairs and a sentence corpus out ----
-
-POST_EMBED_CHARS = 1000  # a post is embedded by its opening: titles and first paragraphs are translated most closely
-
-
-@dataclass
-class ChannelResult:
-    pairs: list[dict]  # pairs.jsonl
-    unpaired: list[dict]  # unpaired.jsonl
-    links: list[dict]  # corpus.jsonl: link records with the post ids
-    signature: str
-    stats: dict = field(default_factory=dict)
-
-
-def _post_side(post: Post) -> dict:
-    return {"id": post.id, "date": post.date, "text": post.text}
-
-
-def _unpaired(post: Post, lang: str, reason: str, **extra) -> dict:
-    record = {"id": post.id, "date": post.date, "lang": lang, "reason": reason}
-    if post.forwarded_from:
-        record["forwarded_from"] = post.forwarded_from
-    record.update(extra)
-    record["text"] = post.text
-    return record
-
-
-_LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little text to tell its language"}
-
-
-def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = AlignParams(),
-                  pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None,
-                  pairs_done: Callable[[int, int], None] | None = None,
-                  calibration: dict | None = None) -> ChannelResult:
-    """Route posts by language, pair Russian posts with their Norwegian versions (a bilingual post
-    with itself) and sentence-align every pair; `pairs_done(done, total)` follows the alignment."""
-    store = store or EmbeddingStore(encoder)
-    started = time.perf_counter()
-    languages = classify_posts([post.text for post in posts])
-    language_seconds = time.perf_counter() - started
-    ru_posts, nb_posts, bilingual, unpaired = [], [], [], []
-    for post, language in zip(posts, languages):
-        if language.lang == "ru":
-            ru_posts.append(post)
-        elif language.lang == "nb":
-            nb_posts.append(post)
-        elif language.parts:
-            bilingual.append((post, replace(post, text=language.parts["ru"]), replace(post, text=language.parts["nb"])))
-        elif not post.text.strip():
-            unpaired.append(_unpaired(post, "und", "no text (media without a caption)"))
-        else:
-            reason = _LANGUAGE_REASONS.get(language.lang, f"language {language.lang}: not Russian or Norwegian")
-            unpaired.append(_unpaired(post, language.lang, reason))
-
-    def opening(items: list[Post]) -> np.ndarray:
-        return store.embed([post.text[:POST_EMBED_CHARS] for post in items])
-
-    embed_started = time.perf_counter()
-    ru_vectors, nb_vectors = opening(ru_posts), opening(nb_posts)
-    bi_ru_vectors, bi_nb_vectors = opening([b[1] for b in bilingual]), opening([b[2] for b in bilingual])
-    post_embed_seconds = time.perf_counter() - embed_started
-    pair_started = time.perf_counter()
-    ru_mean = np.concatenate([ru_vectors, bi_ru_vectors]).mean(axis=0) if len(ru_vectors) + len(bi_ru_vectors) else None
-    nb_mean = np.concatenate([nb_vectors, bi_nb_vectors]).mean(axis=0) if len(nb_vectors) + len(bi_nb_vectors) else None
-
-    found: list[tuple[Post, Post, float, dict]] = []
-    for (original, ru_part, nb_part), ru_vector, nb_vector in zip(bilingual, bi_ru_vectors, bi_nb_vectors):
-        confidence, evidence = score_bilingual(ru_part, nb_part, ru_vector, nb_vector, ru_mean, nb_mean, pair_params)
-        if confidence >= pair_params.threshold:
-            found.append((ru_part, nb_part, confidence, evidence))
-        else:
-            unpaired.append(_unpaired(original, "ru+nb", "bilingual post whose two parts do not match",
-                                      confidence=round(confidence, 4)))
-    pairs, best = pair_posts(ru_posts, nb_posts, ru_vectors, nb_vectors, ru_mean, nb_mean, pair_params)
-    found += [(ru_posts[p.ru], nb_posts[p.nb], p.confidence, p.evidence) for p in pairs]
-    paired_ru, paired_nb = {p.ru for p in pairs}, {p.nb for p in pairs}
-    for side, items, paired, reason in (("ru", ru_posts, paired_ru, "no Norwegian version found"),
-                                        ("nb", nb_posts, paired_nb, "no Russian original found")):
-        for index, post in enumerate(items):
-            if index not in paired:
-                extra = {"best_candidate": best[(side, index)]} if (side, index) in best else {}
-                unpaired.append(_unpaired(post, side, reason, **extra))
-    pair_seconds = time.perf_counter() - pair_started
-
-    found.sort(key=lambda pair: pair[0].position)
-    position_of = {post.id: post.position for post in posts}
-    unpaired.sort(key=lambda record: position_of[record["id"]])
-    pair_records, links = [], []
-    align_stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
-    for done, (ru_post, nb_post, confidence, evidence) in enumerate(found, start=1):
-        result = align_units(split_units(ru_post.text, "ru", False), split_units(nb_post.text, "nb", False),
-                             encoder, "ru", "nb", params, store, calibration)
-        for key in align_stats:
-            align_stats[key] += result.stats[key]
-        for link in result.links:
-            links.append({**link, "src_post_id": ru_post.id, "tgt_post_id": nb_post.id, "date": ru_post.date})
-        pair_records.append({"ru": _post_side(ru_post), "nb": _post_side(nb_post), "confidence": round(confidence, 4),
-                             "evidence": evidence, "sentence_links": len(result.links)})
-        if pairs_done:
-            pairs_done(done, len(found))
-    counts = dict(Counter(language.lang for language in languages))
-    return ChannelResult(
-        pair_records, unpaired, links,
-        signature(encoder, params, "ru", "nb") + f"|pair_threshold={pair_params.threshold}",
-        {"posts": len(posts), "languages": counts, "pairs": len(pair_records),
-         "bilingual_pairs": sum(1 for r in pair_records if r["evidence"].get("bilingual_post")),
-         "unpaired": len(unpaired), "links": len(links),
-         "language_seconds": round(language_seconds, 3), "post_embed_seconds": round(post_embed_seconds, 3),
-         "pair_seconds": round(pair_seconds, 3), **{k: round(v, 3) for k, v in align_stats.items()},
-         "strings_embedded_total": store.strings_embedded, "cache_hits": store.cache_hits},
-    )

@@ -11,11 +11,11 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
-from .export import atomic_output
+from .files import atomic_output
 from .ingest import parse_json, read_link_records, read_text
 
 # Rows drawn at once in the table; filtering and sorting work on every link.

@@ -1,7 +1,7 @@
 """Quality score in [0, 1] and flags for every link.
 
 The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
-align.py), the ratio margin over its nearest neighbours, its posterior under the search's costs
+dp.py), the ratio margin over its nearest neighbours, its posterior under the search's costs
 (how few near-best alignments of the stretch do without it), length misfit against the document's
 typical ratio, agreement of numbers, the link type, and whether its edges look mid-sentence on one
 side only. Two small logistic models over them are fitted per encoder on gold alignments
@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .align import Link
+from .dp import Link
 
 DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # The threshold the README recommends for --min-score: a calibrated score above it means the link

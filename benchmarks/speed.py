@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from textberg import read_lines, run_aligner, run_sentalign  # noqa: E402
 
-from aligner.align import AlignParams, align_vectors  # noqa: E402
+from aligner.dp import AlignParams, align_vectors  # noqa: E402
 from aligner.embed import load_encoder  # noqa: E402
 from aligner.evaluate import read_alignment, score  # noqa: E402
 

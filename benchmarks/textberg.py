@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import aligner
-from aligner.align import AlignParams
+from aligner.dp import AlignParams
 from aligner.embed import EmbeddingStore, load_encoder
 from aligner.evaluate import read_alignment, score
 from aligner.pipeline import Units, align_units

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from aligner.align import AlignParams, align_vectors, link_types
+from aligner.dp import AlignParams, align_vectors, link_types
 
 DIM = 64
 
@@ -147,7 +147,7 @@ def test_larger_merges_two_to_two_and_one_to_three():
 
 
 def reference_cost(costs, a, i, b, k):
-    """The link cost of align.py's docstring, computed directly from span vectors for one cell."""
+    """The link cost of dp.py's docstring, computed directly from span vectors for one cell."""
     p = costs.params
     x = costs.src.get(a, np.array([i]))
     y = costs.tgt.get(b, np.array([k]))
@@ -165,17 +165,17 @@ def reference_cost(costs, a, i, b, k):
 
 
 def test_band_costs_are_the_documented_link_cost():
-    from aligner.align import SpanVectors, _band_link_costs, _Costs, band_around
+    from aligner.dp import LinkCosts, SpanVectors, band_around, band_link_costs
 
     rng = np.random.default_rng(11)
     src, tgt = random_units(rng, 40), random_units(rng, 47)
     src_len, tgt_len = rng.uniform(5, 300, 40), rng.uniform(5, 300, 47)
-    costs = _Costs(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len,
+    costs = LinkCosts(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len,
                    AlignParams(random_distance=0.2))
     types = [t for t in link_types(8) if t[0] > 0]
     diagonal = [(i, 1, min(46, i), 1) for i in range(40)]
     lo, hi = band_around(diagonal, 40, 47, 5)
-    band = _band_link_costs(costs, types, lo, hi)
+    band = band_link_costs(costs, types, lo, hi)
     checked = 0
     for t, (a, b) in enumerate(types):
         for i in range(0, 41 - a, 3):
@@ -189,9 +189,9 @@ def test_band_costs_are_the_documented_link_cost():
 
 @pytest.mark.parametrize("n, m", [(300, 320), (333, 290)])
 def test_coarse_to_fine_search_matches_exact_search(monkeypatch, n, m):
-    import importlib
+    import aligner.dp
 
-    monkeypatch.setattr(importlib.import_module("aligner.align"), "COARSE_UNITS", 30)  # several levels of pooling
+    monkeypatch.setattr(aligner.dp, "COARSE_UNITS", 30)  # several levels of pooling
     rng = np.random.default_rng(n * m)
     shared = random_units(rng, min(n, m))
     extra = random_units(rng, abs(n - m))
@@ -235,15 +235,15 @@ def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_toget
 
 @pytest.mark.parametrize("seed", range(4))
 def test_link_posteriors_equal_the_share_of_weighted_paths_counted_one_by_one(seed):
-    from aligner.align import SpanVectors, _Band, _Costs, full_band
+    from aligner.dp import Band, LinkCosts, SpanVectors, full_band
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(1, 5)), int(rng.integers(1, 5))
     src, tgt = random_units(rng, n), random_units(rng, m)
     src_len, tgt_len = rng.integers(5, 60, n).astype(float), rng.integers(5, 60, m).astype(float)
-    costs = _Costs(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len, AlignParams(max_merge=4))
+    costs = LinkCosts(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len, AlignParams(max_merge=4))
     types = [(a, b) for a, b in link_types(4) if a]
-    band = _Band(n, m, types, costs, *full_band(n, m))
+    band = Band(n, m, types, costs, *full_band(n, m))
 
     def cost(i, a, j, b):
         return costs.skip_tgt[j] if a == 0 else float(band.link_costs[types.index((a, b)), i, j])

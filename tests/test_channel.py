@@ -196,15 +196,15 @@ def test_existing_outdir_needs_force_and_a_failed_run_keeps_it(tmp_path, monkeyp
 
 
 def test_interrupted_writing_leaves_no_partial_outdir(tmp_path, monkeypatch):
-    import aligner.export
+    import aligner.channel
+    from aligner.channel import ChannelResult, write_channel
     from aligner.errors import OutputError
-    from aligner.export import ExportOptions, write_channel
-    from aligner.pipeline import ChannelResult
+    from aligner.export import ExportOptions
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(aligner.export, "export_links", broken)
+    monkeypatch.setattr(aligner.channel, "export_links", broken)
     result = ChannelResult([{"ru": {}, "nb": {}}], [], [{"src": "a", "tgt": "b"}], "sig", {})
     with pytest.raises(OutputError, match="No space left"):
         write_channel(result, tmp_path / "out", ["tmx"], ExportOptions())

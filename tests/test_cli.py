@@ -132,7 +132,7 @@ def test_output_into_missing_directory(pair, tmp_path):
 
 def test_atomic_output_errors_and_no_clobbering(tmp_path):
     from aligner.errors import OutputError
-    from aligner.export import atomic_output
+    from aligner.files import atomic_output
 
     with pytest.raises(OutputError, match="cannot write here"):
         with atomic_output(tmp_path / "missing" / "out.tsv"):

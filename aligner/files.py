@@ -1,0 +1,114 @@
+"""Writing files so that an error never leaves a half-written or clobbered one: a temp file or
+folder beside the target, renamed into place when the work is done; an existing target only with
+`force`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .errors import OutputError
+
+
+def check_outputs(paths: list[Path] | None, force: bool) -> None:
+    """Fail early, before any work, when an output exists and may not be replaced."""
+    for path in paths or []:
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory")
+        if path.exists() and not force:
+            raise OutputError(f"{path}: exists; use --force to replace it")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _give_usual_mode(temp: str | Path, target: Path, folder: bool = False) -> None:
+    """mkstemp/mkdtemp create owner-only files; give the result the mode of the file it replaces,
+    or what the user's umask gives a new one."""
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else (0o777 if folder else 0o666) & ~_umask()
+        os.chmod(temp, mode)
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path | None, force: bool = False, binary: bool = False) -> Iterator[IO]:
+    """Yield a stream; for a path, write a temp file beside it and rename it into place only when
+    the block finishes, so an error never leaves a half-written or clobbered file."""
+    if path is None or str(path) == "-":
+        stream = sys.stdout.buffer if binary else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    check_outputs([target], force)
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write here: {exc.strerror or exc}") from None
+    try:
+        if binary:
+            with os.fdopen(handle, "wb") as stream:
+                yield stream
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+                yield stream
+        _give_usual_mode(temp_name, target)
+        os.replace(temp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def check_directory(path: str | Path, force: bool) -> Path:
+    """Fail early, before any work, when an output folder may not be written."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise OutputError(f"{target}: exists and is not empty; use --force to replace it")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `path` to fill; it becomes `path` only when the block finishes,
+    so a failed or interrupted run leaves no partial folder (and an old one untouched)."""
+    target = check_directory(path, force)
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write here: {exc.strerror or exc}") from None
+    try:
+        yield temp
+        _give_usual_mode(temp, target, folder=True)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(temp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, target)
+    except OSError as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
