@@ -17,12 +17,18 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .version import __version__
-from .embed import (DiskCache, EmbeddingStore, backend_available, built_model_dir, default_cache_dir,
-                    load_encoder, model_descriptions)
 from .channel import FORMATS as CHANNEL_FORMATS
 from .channel import align_channel, write_channel
 from .dp import AlignParams
+from .embed import (
+    DiskCache,
+    EmbeddingStore,
+    backend_available,
+    built_model_dir,
+    default_cache_dir,
+    load_encoder,
+    model_descriptions,
+)
 from .errors import AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import auroc, calibration_error, read_alignment, score
 from .export import FORMATS, ExportOptions, export_links, output_paths
@@ -30,10 +36,10 @@ from .files import atomic_output, check_directory, check_outputs
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import (CALIBRATION_NOISE, align_units, calibration_examples, check_size, split_units,
-                       texts_to_embed)
+from .pipeline import CALIBRATION_NOISE, align_units, calibration_examples, check_size, split_units, texts_to_embed
 from .report import write_report
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
+from .version import __version__
 
 
 class CliError(click.ClickException):
@@ -413,7 +419,7 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
                         for seed, (src_units, tgt_units, gold) in enumerate(documents)]
         try:
             fitted = fit_calibration(*(np.concatenate(column) for column in
-                                       zip(*((e.features, e.strict, e.lax) for e in examples))))
+                                       zip(*((e.features, e.strict, e.lax) for e in examples), strict=True)))
         except ValueError as exc:
             raise InputError(f"cannot calibrate on this gold: {exc}") from None
         real = sum(int((~e.synthetic).sum()) for e in examples)
@@ -436,7 +442,7 @@ def calibration_summary(examples) -> str:
         held_out = leave_one_out([(e.features, e.strict, e.lax) for e in examples])
     except ValueError:
         return "too few wrong links to cross-validate over documents"
-    scores = np.concatenate([score[~e.synthetic] for score, e in zip(held_out, examples)])
+    scores = np.concatenate([score[~e.synthetic] for score, e in zip(held_out, examples, strict=True)])
     right = np.concatenate([e.strict[~e.synthetic] for e in examples])
     kept = scores >= RECOMMENDED_MIN_SCORE
     return (f"cross-validated over {len(examples)} documents, {len(right)} links ({int(right.sum())} right): "

@@ -695,4 +695,4 @@ def _make_links(costs: LinkCosts, path: list[tuple[int, int, int, int]], posteri
         rows = np.arange(len(indices))
         measures[indices, :2] = np.column_stack([sim[rows, best], dist[rows, best]])
     return [Link(tuple(range(i, i + a)), tuple(range(j, j + b)), float(s), float(d), float(r), float(p))
-            for (i, a, j, b), (s, d, r), p in zip(path, measures, posteriors)]
+            for (i, a, j, b), (s, d, r), p in zip(path, measures, posteriors, strict=True)]

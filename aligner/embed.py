@@ -322,7 +322,7 @@ class DiskCache:
         return found
 
     def put(self, texts: list[str], vectors: np.ndarray) -> None:
-        rows = [(self._key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        rows = [(self._key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors, strict=True)]
         self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         self._db.commit()
 
@@ -352,7 +352,7 @@ class EmbeddingStore:
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
             vectors = self.encoder.encode(batch)
-            for text, vector in zip(batch, vectors):
+            for text, vector in zip(batch, vectors, strict=True):
                 self.vectors[text] = vector
             if self.cache:
                 self.cache.put(batch, vectors)

@@ -94,11 +94,11 @@ def score(golds: list[Alignment], tests: list[Alignment]) -> Scores:
         raise ValueError("need one test alignment per gold alignment")
     p = [0, 0, 0, 0]
     r = [0, 0, 0, 0]
-    for gold, test in zip(golds, tests):
-        p = [a + b for a, b in zip(p, _counts(gold, test))]
+    for gold, test in zip(golds, tests, strict=True):
+        p = [a + b for a, b in zip(p, _counts(gold, test), strict=True)]
         gold_both = [(s, t) for s, t in gold if s and t]
         test_both = [(s, t) for s, t in test if s and t]
-        r = [a + b for a, b in zip(r, _counts(test_both, gold_both))]
+        r = [a + b for a, b in zip(r, _counts(test_both, gold_both), strict=True)]
     ps, rs = _ratio(p[0], p[1]), _ratio(r[0], r[1])
     pl, rl = _ratio(p[2], p[3]), _ratio(r[2], r[3])
     return Scores(

@@ -3,14 +3,9 @@ atomically to files (temp file, then rename; an existing file only with `force`)
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
-import sys
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +13,11 @@ from typing import IO
 
 from lxml import etree
 
-from .version import __version__
 from .errors import UsageError
 from .evaluate import format_link
 from .files import atomic_output
 from .language import normalize_locale
+from .version import __version__
 
 FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
 TSV_COLUMNS = ("src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags")

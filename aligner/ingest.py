@@ -26,7 +26,7 @@ LEGACY_ENCODINGS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "mac_cyr
 
 def _case_breaks(text: str) -> int:
     """Lower-case letters followed by a capital (`рТЙЧЕФ`): what KOI8-R read as cp1251 looks like."""
-    return sum(1 for a, b in zip(text, text[1:]) if a.islower() and b.isupper())
+    return sum(1 for a, b in zip(text, text[1:], strict=False) if a.islower() and b.isupper())
 
 
 def _codec(data: bytes, name: str | Path, encoding: str | None, complete: bool = True) -> tuple[str, bool]:
@@ -249,7 +249,7 @@ def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str]
     with reading(path, "a text file"), open(path, "rb") as raw:
         stream = io.TextIOWrapper(raw, encoding=codec, newline=None)
         try:
-            for number, line in enumerate(stream, start=1):
+            for number, line in enumerate(stream, start=1):  # noqa: B007 (read in the except below)
                 yield line
         except UnicodeError:
             raise InputError(f"{path}: not valid {encoding or codec} in line {number + 1}") from None

@@ -73,7 +73,7 @@ def identify_lines(lines: list[str]) -> list[dict[str, float]]:
     wanted = [i for i, line in enumerate(lines) if letter_count(line)]
     found = detector.compute_language_confidence_values_in_parallel([lines[i] for i in wanted])
     out: list[dict[str, float]] = [{} for _ in lines]
-    for i, values in zip(wanted, found):
+    for i, values in zip(wanted, found, strict=True):
         out[i] = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
     return out
 
@@ -93,7 +93,7 @@ def route(scores: dict[str, float]) -> str:
 def combine(lines: list[str], line_scores: list[dict[str, float]]) -> LanguageGuess:
     """A text's language from its lines' scores, each weighted by its number of letters."""
     totals: Counter = Counter()
-    for line, scores in zip(lines, line_scores):
+    for line, scores in zip(lines, line_scores, strict=True):
         totals.update(_routed(scores, letter_count(line)))
     mass = sum(totals.values())
     if mass < 3:
@@ -124,9 +124,9 @@ def classify_posts(texts: list[str], pair=("ru", "nb"), min_share: float = 0.2,
         shares = guess.scores
         if all(shares.get(code, 0.0) >= min_share for code in pair):
             labels: list[str | None] = [route(s) if letter_count(line) >= min_line_letters else None
-                                        for line, s in zip(lines, scores)]
+                                        for line, s in zip(lines, scores, strict=True)]
             labels = _fill_labels(labels)
-            parts = {code: "\n".join(line for line, label in zip(lines, labels) if label == code).strip()
+            parts = {code: "\n".join(line for line, label in zip(lines, labels, strict=True) if label == code).strip()
                      for code in pair}
             if all(letter_count(part) >= 15 for part in parts.values()):
                 out.append(PostLanguage("+".join(pair), guess.confidence, parts))

@@ -244,7 +244,7 @@ def build_tokenizer(model: PackedModel):
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     special = model.special_ids
-    vocab = [(piece, float(score)) for piece, score in zip(model.pieces, model.piece_scores)]
+    vocab = [(piece, float(score)) for piece, score in zip(model.pieces, model.piece_scores, strict=True)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
     tokenizer.normalizer = normalizers.Sequence([
         normalizers.Precompiled(compile_charsmap(model.normalization)),

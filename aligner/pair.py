@@ -139,7 +139,7 @@ def pair_posts(ru_posts: list[Post], nb_posts: list[Post], ru_vectors: np.ndarra
             gain[i, j] = max(confidence - params.threshold, 0.0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
     pairs = [PostPair(int(i), int(j), round(scored[(i, j)][0], 4), scored[(i, j)][1])
-             for i, j in zip(rows, cols) if gain[i, j] > 0]
+             for i, j in zip(rows, cols, strict=True) if gain[i, j] > 0]
     paired = {("ru", p.ru) for p in pairs} | {("nb", p.nb) for p in pairs}
     best: dict[tuple[str, int], dict] = {}
     for (i, j), (confidence, _) in scored.items():

@@ -152,8 +152,9 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     calibration = calibration or getattr(encoder, "calibration", None)
     links = [link_record(src, tgt, link, 0.0) for link in found]
     typical = typical_log_ratio(links)
-    features = [link_features(link, record["src"], record["tgt"], typical) for link, record in zip(found, links)]
-    for record, score in zip(links, link_scores(features, calibration)):
+    features = [link_features(link, record["src"], record["tgt"], typical)
+                for link, record in zip(found, links, strict=True)]
+    for record, score in zip(links, link_scores(features, calibration), strict=True):
         # a unit without content has nothing to translate: skipping it is certainly right
         record["score"] = 1.0 if _without_content(record) else round(float(score), 4)
     add_flags(links, src_lang, tgt_lang, typical)
@@ -229,7 +230,8 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     rows: dict[str, list] = {"links": [], "features": [], "strict": [], "lax": [], "synthetic": []}
     for target, target_gold, synthetic in copies:
         result = align_units(src, target, encoder, src_lang, tgt_lang, params, store)
-        for link, vector, (strict, lax) in zip(result.links, result.features, link_labels(result.links, target_gold)):
+        labels = link_labels(result.links, target_gold)
+        for link, vector, (strict, lax) in zip(result.links, result.features, labels, strict=True):
             if _without_content(link):  # scored 1 whatever the calibration
                 continue
             for key, value in (("links", link), ("features", vector), ("strict", strict), ("lax", lax),

@@ -11,12 +11,12 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from .version import __version__
 from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
 from .files import atomic_output
 from .ingest import parse_json, read_link_records, read_text
+from .version import __version__
 
 # Rows drawn at once in the table; filtering and sorting work on every link.
 TABLE_ROWS = 2000

@@ -21,8 +21,15 @@ for _module in ("torch", "sentence_transformers", "lingua", "sentence_splitter")
     sys.modules.setdefault(_module, mock.MagicMock())
 
 import numpy as np  # noqa: E402
-from bertalign.corelib import (find_first_search_path, find_second_search_path, first_back_track,  # noqa: E402
-                               first_pass_align, get_alignment_types, second_back_track, second_pass_align)
+from bertalign.corelib import (  # noqa: E402
+    find_first_search_path,
+    find_second_search_path,
+    first_back_track,
+    first_pass_align,
+    get_alignment_types,
+    second_back_track,
+    second_pass_align,
+)
 from bertalign.utils import yield_overlaps  # noqa: E402
 
 TOP_K, WINDOW, SKIP = 3, 5, -0.1  # Bertalign's defaults

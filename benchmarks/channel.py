@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "fixtures" / "channel" / "seed000.txt"
 sys.path.insert(0, str(ROOT))
 
+from aligner.channel import POST_EMBED_CHARS, pair_channel, route_posts  # noqa: E402
 from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
 from aligner.ingest import read_telegram_dump  # noqa: E402
 from aligner.language import classify_posts  # noqa: E402
-from aligner.pair import PairParams, pair_posts  # noqa: E402
-from aligner.pipeline import POST_EMBED_CHARS  # noqa: E402
+from aligner.pair import PairParams  # noqa: E402
 
 ROLES = {2: ("ru", "izvestia"), 3: ("nb", "izvestia"), 7: ("ru", "barentsburg"), 8: ("ru", "ria"),
          9: ("nb", "ria")}  # seed post index -> language and story; index 1 is bilingual, the rest English
@@ -134,35 +134,28 @@ def main() -> None:
     assert len(posts) == len(order), (len(posts), len(order))
 
     started = time.perf_counter()
-    languages = classify_posts([p.text for p in posts])
+    routed = route_posts(posts)
     timings["language"] = time.perf_counter() - started
-    ru = [i for i, l in enumerate(languages) if l.lang == "ru"]
-    nb = [i for i, l in enumerate(languages) if l.lang == "nb"]
-    bilingual = [i for i, l in enumerate(languages) if l.parts]
+    index_of = {post.id: i for i, post in enumerate(posts)}
+    ru, nb = [index_of[post.id] for post in routed.ru], [index_of[post.id] for post in routed.nb]
 
     store = EmbeddingStore(encoder)
-    started = time.perf_counter()
-    ru_vectors = store.embed([posts[i].text[:POST_EMBED_CHARS] for i in ru])
-    nb_vectors = store.embed([posts[i].text[:POST_EMBED_CHARS] for i in nb])
-    store.embed([languages[i].parts[c] for i in bilingual for c in ("ru", "nb")])
-    timings["embed (stand-in)"] = time.perf_counter() - started
+    paired = pair_channel(routed, store, PairParams())
+    timings["embed (stand-in)"] = paired.embed_seconds
+    timings["pairing"] = paired.pair_seconds
+    pairs = [pair for pair in paired.pairs if not pair.evidence.get("bilingual_post")]
 
-    started = time.perf_counter()
-    pairs, _ = pair_posts([posts[i] for i in ru], [posts[i] for i in nb], ru_vectors, nb_vectors,
-                          ru_vectors.mean(0), nb_vectors.mean(0), PairParams())
-    timings["pairing"] = time.perf_counter() - started
-
-    found = {(ru[p.ru], nb[p.nb]) for p in pairs}
+    found = {(index_of[pair.ru.id], index_of[pair.nb.id]) for pair in pairs}
     right = len(found & set(truth))
     english = sum(1 for (copy, i) in order if i not in ROLES and i != 1)
     wrong_language = sum(1 for i in ru + nb if order[i][1] not in ROLES)
-    print(f"synthetic channel: {len(posts)} posts ({len(ru)} ru, {len(nb)} nb, {len(bilingual)} bilingual, "
+    print(f"synthetic channel: {len(posts)} posts ({len(ru)} ru, {len(nb)} nb, {len(routed.bilingual)} bilingual, "
           f"{english} English); {len(truth)} true ru-nb pairs")
     for stage, seconds in timings.items():
         print(f"  {stage:18}{seconds:8.2f} s")
     apart = timings["read dump"] + timings["language"] + timings["pairing"]
     print(f"  {'total apart from embedding':30}{apart:6.2f} s")
-    texts_needed = len(ru) + len(nb) + 2 * len(bilingual)
+    texts_needed = len(ru) + len(nb) + 2 * len(routed.bilingual)
     print(f"texts given to the encoder: {encoder.texts_seen} for {texts_needed} post texts "
           f"({encoder.texts_seen / texts_needed:.2f} per post; distinct texts {len(store.vectors)})")
     print(f"posts routed to a wrong language: {wrong_language}")

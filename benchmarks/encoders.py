@@ -21,11 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from aligner.modelcheck import EngineTokenizer, compiler, parity_sentences
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from e5_reference import CTokenizer, compiler, seed_sentences  # noqa: E402
+SEED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "channel" / "seed000.txt"
 
 
 def parity(built: Path) -> dict:
@@ -33,10 +31,10 @@ def parity(built: Path) -> dict:
 
     from aligner.embed import load_encoder
 
-    sentences = list(seed_sentences())
+    sentences = list(parity_sentences(SEED))
     result = {"sentences": len(sentences)}
     if compiler():
-        reference = CTokenizer()
+        reference = EngineTokenizer()
         tokenizer = AutoTokenizer.from_pretrained(str(built))
         same = sum(reference(s) == tokenizer("passage: " + s)["input_ids"] for s in sentences)
         result["token_ids_identical"] = same

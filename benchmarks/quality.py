@@ -104,8 +104,9 @@ def main() -> None:
     by_name = [[d for d in docs if d["name"] == name] for name in names]  # a document with its copy
     held_out = leave_one_out([tuple(np.concatenate([d[key] for d in group]) for key in ("features", "right", "lax"))
                               for group in by_name])
-    for group, scores in zip(by_name, held_out):  # out of fold: fitted on the other documents and their copies
-        for doc, part in zip(group, np.split(scores, np.cumsum([len(d["right"]) for d in group])[:-1])):
+    # out of fold: fitted on the other documents and their copies
+    for group, scores in zip(by_name, held_out, strict=True):
+        for doc, part in zip(group, np.split(scores, np.cumsum([len(d["right"]) for d in group])[:-1]), strict=True):
             doc["score"] = part
     for title, chosen in (("the real links", [d for d in docs if not d["synthetic"]]),
                           ("the real links and the synthetic copies", docs)):
@@ -118,7 +119,9 @@ def main() -> None:
     right = np.concatenate([d["right"] for d in docs])
     full = fit_calibration(features, right, np.concatenate([d["lax"] for d in docs]))
     for part, model in full.items():
-        print(f"\n{part} weights fitted on all:", ", ".join(f"{n} {w:+.2f}" for n, w in zip(model["features"], model["weights"])))
+        print(f"\n{part} weights fitted on all:", ", ".join(f"{n} {w:+.2f}"
+                                                             for n, w in zip(model["features"], model["weights"],
+                                                                             strict=True)))
     if args.write_model:
         name = args.model.split("@")[0]
         path = ROOT / "models" / f"{name}.json"

@@ -68,7 +68,8 @@ def textberg(data: Path, skip_baseline: bool) -> None:
         f1 = score([gold], [links]).f1_strict
         results[name] = stats["seconds"]
         print(f"{name:40} strict F1 {f1:.4f}  strings/sentence {stats['strings_embedded'] / sentences:.3f}  "
-              f"embed {stats['embed_seconds']:.1f}s  align {stats['align_seconds']:.2f}s  total {stats['seconds']:.1f}s")
+              f"embed {stats['embed_seconds']:.1f}s  align {stats['align_seconds']:.2f}s  "
+              f"total {stats['seconds']:.1f}s")
     if not skip_baseline:
         print(f"end to end: aligner {results[baseline] / results[default]:.1f}x faster than Vecalign's algorithm "
               "(sentalign) with the same encoder and merge limit")

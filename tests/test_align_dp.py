@@ -22,7 +22,7 @@ def merged(vectors, lengths):
 def links_of(src, tgt, src_len=None, tgt_len=None, **params):
     src_len = np.full(len(src), 80.0) if src_len is None else src_len
     tgt_len = np.full(len(tgt), 80.0) if tgt_len is None else tgt_len
-    return [(l.src, l.tgt) for l in align_vectors(src, tgt, src_len, tgt_len, AlignParams(**params))]
+    return [(link.src, link.tgt) for link in align_vectors(src, tgt, src_len, tgt_len, AlignParams(**params))]
 
 
 def assert_complete(links, n, m):
@@ -70,7 +70,7 @@ def test_long_run_of_deletions():
     shared = random_units(rng, 10)
     src = np.vstack([shared[:5], random_units(rng, 12), shared[5:]])
     links = links_of(src, shared)
-    assert [((i,), ()) for i in range(5, 17)] == [l for l in links if not l[1]]
+    assert [((i,), ()) for i in range(5, 17)] == [link for link in links if not link[1]]
     assert ((17,), (5,)) in links
 
 
@@ -221,16 +221,16 @@ def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_toget
     plain = align_vectors(src, tgt, lengths[:9], lengths)
     counted = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(), number_masks(src_texts),
                             number_masks(tgt_texts))
-    assert [(l.src, l.tgt) for l in plain if 3 in l.src] == [((3,), (3,))]
-    assert [(l.src, l.tgt) for l in counted if 3 in l.src] == [((3,), (3, 4))]
+    assert [(link.src, link.tgt) for link in plain if 3 in link.src] == [((3,), (3,))]
+    assert [(link.src, link.tgt) for link in counted if 3 in link.src] == [((3,), (3, 4))]
     without_weight = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(number_weight=0.0),
                                    number_masks(src_texts), number_masks(tgt_texts))
-    assert [(l.src, l.tgt) for l in without_weight if 3 in l.src] == [((3,), (3,))]
+    assert [(link.src, link.tgt) for link in without_weight if 3 in link.src] == [((3,), (3,))]
     # a side without numbers is no evidence: the same case with target 3 holding none stays 1-1
     tgt_texts[3] = "tout en haut"
     unclear = align_vectors(src, tgt, lengths[:9], lengths, AlignParams(), number_masks(src_texts),
                             number_masks(tgt_texts))
-    assert [(l.src, l.tgt) for l in unclear if 3 in l.src] == [((3,), (3,))]
+    assert [(link.src, link.tgt) for link in unclear if 3 in link.src] == [((3,), (3,))]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -264,7 +264,7 @@ def test_link_posteriors_equal_the_share_of_weighted_paths_counted_one_by_one(se
     weights /= weights.sum()
     best = band.best_path()
     assert best == paths[int(totals.argmin())]
-    expected = [sum(w for w, path in zip(weights, paths) if link in path) for link in best]
+    expected = [sum(w for w, path in zip(weights, paths, strict=True) if link in path) for link in best]
     assert np.allclose(band.path_posteriors(best, temperature), expected)
 
 

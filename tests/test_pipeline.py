@@ -29,7 +29,7 @@ def test_presplit_ids_are_line_numbers_and_empty_lines_are_left_out():
     units = split_units(TEXT, "ru", presplit=True)
     assert units.ids == [0, 2, 3, 5]
     result = align_units(units, split_units(TEXT, "nb", presplit=True), BagOfWordsEncoder())
-    assert [(l["src_ids"], l["tgt_ids"]) for l in result.links] == [([i], [i]) for i in (0, 2, 3, 5)]
+    assert [(link["src_ids"], link["tgt_ids"]) for link in result.links] == [([i], [i]) for i in (0, 2, 3, 5)]
     assert result.stats["strings_embedded"] == 4  # each distinct text once, both sides together
 
 
@@ -38,11 +38,11 @@ def test_units_without_letters_or_digits_are_skipped_and_not_embedded():
     src = split_units("alpha beta gamma\n.:-- , .\ndelta epsilon zeta\n🇷🇺 🇳🇴\neta theta iota\n", "ru", presplit=True)
     tgt = split_units("alpha beta gamma\ndelta epsilon zeta\n* * *\neta theta iota\n", "nb", presplit=True)
     result = align_units(src, tgt, BagOfWordsEncoder())
-    links = [(l["src_ids"], l["tgt_ids"]) for l in result.links]
+    links = [(link["src_ids"], link["tgt_ids"]) for link in result.links]
     assert sorted(links) == sorted([([0], [0]), ([1], []), ([2], [1]), ([3], []), ([], [2]), ([4], [3])])
     assert [i for s, _ in links for i in s] == list(range(5)) and [j for _, t in links for j in t] == list(range(4))
     assert result.stats["strings_embedded"] == 3
-    assert next(l for l in result.links if l["src_ids"] == [1])["src"] == ".:-- , ."
+    assert next(link for link in result.links if link["src_ids"] == [1])["src"] == ".:-- , ."
 
 
 def test_keep_empty_places_empty_lines_as_skips_in_order():
@@ -50,9 +50,10 @@ def test_keep_empty_places_empty_lines_as_skips_in_order():
     tgt = split_units("alpha beta gamma\ndelta epsilon zeta\n\neta theta iota\nkappa lambda mu\n", "nb",
                       presplit=True, keep_empty=True)
     links = align_units(src, tgt, BagOfWordsEncoder()).links
-    src_ids = [i for l in links for i in l["src_ids"]]
-    tgt_ids = [j for l in links for j in l["tgt_ids"]]
+    src_ids = [i for link in links for i in link["src_ids"]]
+    tgt_ids = [j for link in links for j in link["tgt_ids"]]
     assert src_ids == list(range(6)) and tgt_ids == list(range(5))
-    assert {"src_ids": [1], "tgt_ids": [], "type": "1-0"}.items() <= next(l for l in links if l["src_ids"] == [1]).items()
-    assert next(l for l in links if l["tgt_ids"] == [2])["type"] == "0-1"
-    assert ([3], [3]) in [(l["src_ids"], l["tgt_ids"]) for l in links]
+    skip = next(link for link in links if link["src_ids"] == [1])
+    assert {"src_ids": [1], "tgt_ids": [], "type": "1-0"}.items() <= skip.items()
+    assert next(link for link in links if link["tgt_ids"] == [2])["type"] == "0-1"
+    assert ([3], [3]) in [(link["src_ids"], link["tgt_ids"]) for link in links]

@@ -8,10 +8,10 @@ import re
 import shutil
 
 import pytest
+from test_export import seed_records
 
 from aligner.report import build_report, link_marks, summarize
-from test_cli import one_line_error, run
-from test_export import seed_records
+from helpers import one_line_error, run_cli
 
 
 def test_marks_against_gold():
@@ -88,7 +88,7 @@ def test_report_in_headless_chromium(tmp_path):
     records = seed_records()
     (tmp_path / "links.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
                                           encoding="utf-8")
-    result = run("report", tmp_path / "links.jsonl", "-o", tmp_path / "report.html")
+    result = run_cli("report", tmp_path / "links.jsonl", "-o", tmp_path / "report.html")
     assert result.exit_code == 0, result.output
     facts, errors = open_in_browser(tmp_path / "report.html", chromium, tmp_path / "report.png")
     assert errors == []
@@ -111,7 +111,7 @@ def test_report_with_gold_in_browser(tmp_path):
     links[3] = "[3,4]:[3]"  # one gold link differs from the result
     del links[4]
     gold.write_text("\n".join(links) + "\n", encoding="utf-8")
-    result = run("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "report.html")
+    result = run_cli("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "report.html")
     assert result.exit_code == 0, result.output
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Against gold" in page and "partial (lax match only)" in page
@@ -126,11 +126,11 @@ def test_report_errors(tmp_path):
                                           encoding="utf-8")
     gold = tmp_path / "gold.txt"
     gold.write_text("[0]:[0]\n", encoding="utf-8")
-    one_line_error(run("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "r.html"), 2,
+    one_line_error(run_cli("report", tmp_path / "links.jsonl", "--gold", gold, "-o", tmp_path / "r.html"), 2,
                    "single-document")
-    one_line_error(run("report", tmp_path / "missing.jsonl", "-o", tmp_path / "r.html"), 2, "no such file")
+    one_line_error(run_cli("report", tmp_path / "missing.jsonl", "-o", tmp_path / "r.html"), 2, "no such file")
     (tmp_path / "r.html").write_text("old", encoding="utf-8")
-    one_line_error(run("report", tmp_path / "links.jsonl", "-o", tmp_path / "r.html"), 4, "use --force")
+    one_line_error(run_cli("report", tmp_path / "links.jsonl", "-o", tmp_path / "r.html"), 4, "use --force")
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == "old"
     result_dir = tmp_path / "result"
     result_dir.mkdir()
@@ -138,5 +138,5 @@ def test_report_errors(tmp_path):
     for summary, fragment in (("{", "not JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
                               ("[1]", "not a summary aligner wrote")):
         (result_dir / "summary.json").write_text(summary, encoding="utf-8")
-        one_line_error(run("report", result_dir, "-o", tmp_path / "new.html"), 2, fragment)
+        one_line_error(run_cli("report", result_dir, "-o", tmp_path / "new.html"), 2, fragment)
     assert not (tmp_path / "new.html").exists()

