@@ -121,6 +121,7 @@ def pair_channel(routed: RoutedPosts, store: EmbeddingStore, params: PairParams 
     unpaired = list(routed.unpaired)
     for (original, ru_part, nb_part), ru_vector, nb_vector in zip(routed.bilingual, bi_ru_vectors, bi_nb_vectors,
                                                                   strict=True):
+        assert ru_mean is not None and nb_mean is not None  # they include the bilingual posts' parts
         confidence, evidence = score_bilingual(ru_part, nb_part, ru_vector, nb_vector, ru_mean, nb_mean, params)
         if confidence >= params.threshold:
             pairs.append(PostPair(ru_part, nb_part, confidence, evidence))

@@ -47,7 +47,7 @@ class CliError(click.ClickException):
 
     def __init__(self, error: AlignerError):
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click reads it per instance
 
 
 @contextmanager

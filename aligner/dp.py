@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SKIP = -1  # backpointer for an insertion (0-1) inside a row
 
@@ -94,8 +95,7 @@ def link_types(max_merge: int) -> list[tuple[int, int]]:
     return types
 
 
-def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray,
-                  src_lengths: np.ndarray, tgt_lengths: np.ndarray,
+def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
                   params: AlignParams = AlignParams(), src_numbers: np.ndarray | None = None,
                   tgt_numbers: np.ndarray | None = None) -> list[Link]:
     """Align two sequences of L2-normalized sentence vectors; lengths are in characters."""
@@ -224,6 +224,7 @@ def coarse_to_fine_band(src: np.ndarray, tgt: np.ndarray, src_len: np.ndarray, t
         n, m = len(s), len(t)
         lo, hi = full_band(n, m) if path is None else _refine(path, n, m, COARSE_RADIUS)
         path = Band(n, m, [(1, 0), (1, 1)], costs, lo, hi).best_path()
+    assert path is not None  # there is at least one level
     n, m = len(src), len(tgt)
     if len(levels) == 1:
         return (*band_around(path, n, m, params.band), log_ratio)
@@ -555,8 +556,9 @@ class _BandCosts:
         distance, source_parts = self.distance(a, b, rows, k)
         cost = (a + b) / 2.0 * (distance + p.length_weight * self.length_misfit(a, b, rows, k)) \
             + p.merge_penalty * (a + b - 2)
-        if p.number_weight and self.costs.src_numbers is not None and self.costs.tgt_numbers is not None:
-            cost += p.number_weight * self.numbers_not_shared(a, b, rows, k)
+        src_numbers, tgt_numbers = self.costs.src_numbers, self.costs.tgt_numbers
+        if p.number_weight and src_numbers is not None and tgt_numbers is not None:
+            cost += p.number_weight * self.numbers_not_shared(src_numbers, tgt_numbers, a, b, rows, k)
         if p.component_weight and a + b > 2:
             for part in self.component_costs(a, b, rows, k, source_parts):
                 cost += p.component_weight * part
@@ -581,10 +583,12 @@ class _BandCosts:
         src_chars, tgt_chars = self.costs.src_chars(rows, a), self.costs.tgt_chars(k, b)
         return np.abs(np.log((tgt_chars + 10.0) / (src_chars[:, None] + 10.0)) - self.costs.log_ratio)
 
-    def numbers_not_shared(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """The share of the spans' numbers not on both sides; 0 where a side has none."""
-        src_mask = np.bitwise_or.reduce([self.costs.src_numbers[rows + q] for q in range(a)], axis=0)
-        tgt_mask = np.bitwise_or.reduce([self.costs.tgt_numbers[k + q] for q in range(b)], axis=0)
+    @staticmethod
+    def numbers_not_shared(src_numbers: np.ndarray, tgt_numbers: np.ndarray, a: int, b: int, rows: np.ndarray,
+                           k: np.ndarray) -> np.ndarray:
+        """The share of the spans' numbers (masks per sentence) not on both sides; 0 where a side has none."""
+        src_mask = np.bitwise_or.reduce([src_numbers[rows + q] for q in range(a)], axis=0)
+        tgt_mask = np.bitwise_or.reduce([tgt_numbers[k + q] for q in range(b)], axis=0)
         union = np.bitwise_count(src_mask[:, None] | tgt_mask)
         shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
         both = (src_mask[:, None] != 0) & (tgt_mask != 0)

@@ -158,8 +158,11 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         dimension = getattr(self._model, "get_embedding_dimension", None) \
             or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        default_prompt = self._model.prompts.get(self._model.default_prompt_name or "", "")
+        size = dimension()
+        if size is None:
+            raise ModelError(f"{name_or_path}: the model does not say the size of its vectors")
+        self.dim = int(size)
+        default_prompt = self._model.prompts.get(self._model.default_prompt_name or "", "") or ""
         shown_prefix = (prefix or default_prompt).strip().rstrip(":")
         self.signature = f"{self.name}|{backend}|prefix={shown_prefix or 'none'}"
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -109,11 +111,11 @@ def score(golds: list[Alignment], tests: list[Alignment]) -> Scores:
     )
 
 
-def link_labels(links: list[dict], gold: Alignment) -> list[tuple[bool, bool]]:
+def link_labels(links: Sequence[Mapping[str, Any]], gold: Alignment) -> list[tuple[bool, bool]]:
     """(strict, lax) rightness of each link against `gold`: strict, it is a gold link; lax, it
     shares a source and a target sentence with the gold (for a skip, lax is strict)."""
     gold_links = {(tuple(s), tuple(t)) for s, t in gold if s or t}
-    gold_targets_of = defaultdict(set)
+    gold_targets_of: defaultdict[int, set[int]] = defaultdict(set)
     for src, tgt in gold_links:
         for s in src:
             gold_targets_of[s].update(tgt)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -79,7 +79,7 @@ def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) ->
 _LINE_SEPARATORS_IN_JSON = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def json_line(record: dict) -> str:
+def json_line(record: Mapping[str, Any]) -> str:
     """One JSONL line. json.dumps leaves U+0085, U+2028 and U+2029 raw; escaped, they cannot split
     the line for readers that break lines the way str.splitlines does."""
     text = json.dumps(record, ensure_ascii=False)
@@ -88,7 +88,7 @@ def json_line(record: dict) -> str:
     return text + "\n"
 
 
-def write_jsonl(records: Iterable[dict], path: Path) -> int:
+def write_jsonl(records: Iterable[Mapping[str, Any]], path: Path) -> int:
     count = 0
     with atomic_output(path, force=True) as stream:
         for record in records:
@@ -97,7 +97,7 @@ def write_jsonl(records: Iterable[dict], path: Path) -> int:
     return count
 
 
-def export_links(records: Iterable[dict], output: str | Path | None, fmt: str,
+def export_links(records: Iterable[Mapping[str, Any]], output: str | Path | None, fmt: str,
                  options: ExportOptions | None = None, force: bool = False) -> ExportStats:
     """Write link records (see `aligner.pipeline.link_record`) in `fmt`, streaming."""
     options = options or ExportOptions()
@@ -105,14 +105,16 @@ def export_links(records: Iterable[dict], output: str | Path | None, fmt: str,
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     paths = output_paths(output, fmt, options)  # atomic_output refuses an existing file without force
     stats = ExportStats()
+    target = paths[0] if paths else None
     if fmt == "moses":
+        assert paths is not None  # output_paths refuses moses on stdout
         with atomic_output(paths[0], force) as src_stream, atomic_output(paths[1], force) as tgt_stream:
             _write_moses(records, src_stream, tgt_stream, stats)
     elif fmt == "tmx":
-        with atomic_output(paths and paths[0], force, binary=True) as stream:
+        with atomic_output(target, force, binary=True) as stream:
             _write_tmx(records, stream, options, stats)
     else:
-        with atomic_output(paths and paths[0], force) as stream:
+        with atomic_output(target, force) as stream:
             stats.written = write_links(records, stream, fmt)
     return stats
 
@@ -125,7 +127,7 @@ def _tsv_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def write_links(records: Iterable[dict], stream: IO[str], fmt: str) -> int:
+def write_links(records: Iterable[Mapping[str, Any]], stream: IO[str], fmt: str) -> int:
     """Write records in a text format (tsv, jsonl, vecalign); returns how many were written."""
     count = 0
     if fmt == "tsv":
@@ -153,7 +155,7 @@ def write_links(records: Iterable[dict], stream: IO[str], fmt: str) -> int:
     return count
 
 
-def _write_moses(records: Iterable[dict], src_stream: IO[str], tgt_stream: IO[str],
+def _write_moses(records: Iterable[Mapping[str, Any]], src_stream: IO[str], tgt_stream: IO[str],
                  stats: ExportStats) -> None:
     for record in records:
         if not record["src"] or not record["tgt"]:
@@ -178,7 +180,7 @@ def _prop_value(value) -> str:
     return str(value)
 
 
-def _write_tmx(records: Iterable[dict], stream: IO[bytes], options: ExportOptions,
+def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options: ExportOptions,
                stats: ExportStats) -> None:
     src_locale, tgt_locale = options.locales()
     header = etree.Element("header", {

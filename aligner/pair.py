@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +42,7 @@ class PostPair:
     evidence: dict
 
 
-def _jaccard(a: set, b: set) -> float | None:
+def _jaccard(a: AbstractSet, b: AbstractSet) -> float | None:
     return len(a & b) / len(a | b) if a | b else None
 
 
@@ -114,12 +115,14 @@ def score_bilingual(ru_post: Post, nb_post: Post, ru_vector: np.ndarray, nb_vect
 
 
 def pair_posts(ru_posts: list[Post], nb_posts: list[Post], ru_vectors: np.ndarray, nb_vectors: np.ndarray,
-               ru_mean: np.ndarray, nb_mean: np.ndarray, params: PairParams = PairParams(),
+               ru_mean: np.ndarray | None, nb_mean: np.ndarray | None, params: PairParams = PairParams(),
                ) -> tuple[list[PostPair], dict[tuple[str, int], dict]]:
     """One-to-one pairs maximizing the summed confidence above the threshold, and for every post
-    left over its best candidate (for the unpaired report)."""
+    left over its best candidate (for the unpaired report). A side's mean is None only when it
+    has no posts."""
     if not ru_posts or not nb_posts:
         return [], {}
+    assert ru_mean is not None and nb_mean is not None
     distance = normalized_distance(ru_vectors, nb_vectors, ru_mean, nb_mean)
     similarity = ru_vectors @ nb_vectors.T
     ru_features = [_Features(p) for p in ru_posts]
@@ -129,7 +132,7 @@ def pair_posts(ru_posts: list[Post], nb_posts: list[Post], ru_vectors: np.ndarra
     scored: dict[tuple[int, int], tuple[float, dict]] = {}
     for i, ru_post in enumerate(ru_posts):
         near = np.flatnonzero(np.abs(nb_positions - ru_post.position) <= params.window)
-        for j in near:
+        for j in near.tolist():
             ru_f, nb_f = ru_features[i], nb_features[j]
             if ru_f.date and nb_f.date and abs((nb_f.date - ru_f.date).days) > params.max_days:
                 continue

@@ -13,7 +13,7 @@ from .dp import AlignParams, Link, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import InputError
 from .language import normalize_lang
-from .score import FEATURES, add_flags, link_features, link_scores, number_masks, typical_log_ratio
+from .score import FEATURES, document_flags, link_features, link_scores, number_masks, typical_log_ratio
 from .segment import split_sentences
 from .version import __version__
 
@@ -157,7 +157,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     for record, score in zip(links, link_scores(features, calibration), strict=True):
         # a unit without content has nothing to translate: skipping it is certainly right
         record["score"] = 1.0 if _without_content(record) else round(float(score), 4)
-    add_flags(links, src_lang, tgt_lang, typical)
+    for record, flags in zip(links, document_flags(links, src_lang, tgt_lang, typical), strict=True):
+        record["flags"] = flags
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),

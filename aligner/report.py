@@ -9,7 +9,9 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, UsageError
 from .evaluate import read_alignment
@@ -22,7 +24,7 @@ from .version import __version__
 TABLE_ROWS = 2000
 
 
-def link_marks(records: list[dict], gold: list[tuple[tuple, tuple]]) -> list[str]:
+def link_marks(records: Sequence[Mapping[str, Any]], gold: list[tuple[tuple, tuple]]) -> list[str]:
     """Per link: `right` (in gold), `partial` (shares a source and a target sentence with a gold
     link, Vecalign's lax match) or `wrong`."""
     exact = set(gold)
@@ -40,7 +42,7 @@ def link_marks(records: list[dict], gold: list[tuple[tuple, tuple]]) -> list[str
     return marks
 
 
-def summarize(records: list[dict]) -> dict:
+def summarize(records: Sequence[Mapping[str, Any]]) -> dict:
     documents = {(r.get("src_post_id"), r.get("tgt_post_id")) for r in records}
     sides = {}
     for side in ("src", "tgt"):
@@ -63,7 +65,7 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def plots(records: list[dict], marks: list[str] | None) -> dict[str, str]:
+def plots(records: Sequence[Mapping[str, Any]], marks: list[str] | None) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,7 +150,7 @@ def _json_for_script(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def build_report(records: list[dict], *, title: str = "Alignment report", gold=None,
+def build_report(records: Sequence[Mapping[str, Any]], *, title: str = "Alignment report", gold=None,
                  signature: str | None = None, extra: dict | None = None) -> str:
     """The report as one HTML string. `gold` is a list of (src ids, tgt ids) for a single document;
     `extra` adds lines to the summary (e.g. the channel's posts and pairs)."""

@@ -16,6 +16,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +46,7 @@ MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "ski
 GRANULARITY_FEATURES = ("merge_size", "skip", "posterior", "length_misfit", "boundary_mismatch")
 
 
-def _agreement(src: set[str], tgt: set[str]) -> float:
+def _agreement(src: AbstractSet[str], tgt: AbstractSet[str]) -> float:
     """+1 both sides hold the same items, -1 they differ, 0 neither has any."""
     if not src and not tgt:
         return 0.0
@@ -193,7 +196,9 @@ def leave_one_out(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> lis
     scores = []
     for held, (features, _, _) in enumerate(parts):
         train = [part for k, part in enumerate(parts) if k != held]
-        fitted = fit_calibration(*(np.concatenate([part[column] for part in train]) for column in range(3)))
+        features_train, strict_train, lax_train = (np.concatenate([part[column] for part in train])
+                                                   for column in range(3))
+        fitted = fit_calibration(features_train, strict_train, lax_train)
         scores.append(predict(fitted, features))
     return scores
 
@@ -280,15 +285,16 @@ def link_flags(src: str, tgt: str, src_lang: str, tgt_lang: str, typical_log_rat
     return flags
 
 
-def typical_log_ratio(records: list[dict]) -> float:
+def typical_log_ratio(records: Sequence[Mapping[str, Any]]) -> float:
     """The document's typical length ratio: the median over its 1-1 links."""
     ratios = sorted(log_length_ratio(r["src"], r["tgt"]) for r in records if r["type"] == "1-1")
     return ratios[len(ratios) // 2] if ratios else 0.0
 
 
-def add_flags(records: list[dict], src_lang: str, tgt_lang: str, typical: float | None = None) -> None:
-    """Set `flags` on every link record of one document (`typical`: its typical_log_ratio)."""
+def document_flags(records: Sequence[Mapping[str, Any]], src_lang: str, tgt_lang: str,
+                   typical: float | None = None) -> list[list[str]]:
+    """The flags of every link record of one document (`typical`: its typical_log_ratio)."""
     typical = typical_log_ratio(records) if typical is None else typical
-    for record in records:
-        merged = len(record["src_ids"]) + len(record["tgt_ids"]) > 2
-        record["flags"] = link_flags(record["src"], record["tgt"], src_lang, tgt_lang, typical, merged)
+    return [link_flags(record["src"], record["tgt"], src_lang, tgt_lang, typical,
+                       len(record["src_ids"]) + len(record["tgt_ids"]) > 2)
+            for record in records]
