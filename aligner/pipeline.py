@@ -70,7 +70,7 @@ class LinkRecord(TypedDict):
     similarity: float
     src: str  # the linked units' texts joined by spaces ("" for a skip)
     tgt: str
-    flags: NotRequired[list[str]]  # score.add_flags
+    flags: NotRequired[list[str]]  # score.document_flags
 
 
 class ChannelLink(LinkRecord):
