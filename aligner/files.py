@@ -15,6 +15,8 @@ from typing import IO
 
 from .errors import OutputError
 
+STDOUT_SPOOL_BYTES = 16 * 1024 * 1024  # output to stdout is held in memory up to this, then in a temp file
+
 
 def check_outputs(paths: list[Path] | None, force: bool) -> None:
     """Fail early, before any work, when an output exists and may not be replaced."""
@@ -44,11 +46,17 @@ def _give_usual_mode(temp: str | Path, target: Path, folder: bool = False) -> No
 @contextlib.contextmanager
 def atomic_output(path: str | Path | None, force: bool = False, binary: bool = False) -> Iterator[IO]:
     """Yield a stream; for a path, write a temp file beside it and rename it into place only when
-    the block finishes, so an error never leaves a half-written or clobbered file."""
+    the block finishes, so an error never leaves a half-written or clobbered file. Standard output
+    gets the same: what is written goes to a spooled buffer (memory, then a temp file past
+    STDOUT_SPOOL_BYTES) that reaches stdout only when the block finishes."""
     if path is None or str(path) == "-":
-        stream = sys.stdout.buffer if binary else sys.stdout
-        yield stream
-        stream.flush()
+        with tempfile.SpooledTemporaryFile(STDOUT_SPOOL_BYTES, mode="w+b" if binary else "w+",
+                                           **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as spool:
+            yield spool
+            spool.seek(0)
+            stream = sys.stdout.buffer if binary else sys.stdout
+            shutil.copyfileobj(spool, stream)
+            stream.flush()
         return
     target = Path(path)
     check_outputs([target], force)

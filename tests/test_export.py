@@ -226,6 +226,16 @@ def test_convert_rejects_malformed_jsonl_without_writing(tmp_path, content, frag
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
 
 
+@pytest.mark.parametrize("fmt", ["tmx", "jsonl", "tsv", "vecalign"])
+def test_convert_to_stdout_prints_nothing_when_a_later_line_is_bad(tmp_path, fmt):
+    bad = tmp_path / "bad.jsonl"
+    good = json.dumps(seed_records()[0], ensure_ascii=False)
+    bad.write_text(f"{good}\n{good}\n{{\"src_ids\": [1]\n", encoding="utf-8")
+    result = run_cli("convert", bad, "-f", fmt)
+    assert result.exit_code == 2 and "line 3: not JSON" in result.stderr
+    assert result.stdout == ""
+
+
 def test_existing_output_needs_force(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", seed_records())
     out = tmp_path / "out.tmx"
