@@ -50,8 +50,9 @@ def atomic_output(path: str | Path | None, force: bool = False, binary: bool = F
     gets the same: what is written goes to a spooled buffer (memory, then a temp file past
     STDOUT_SPOOL_BYTES) that reaches stdout only when the block finishes."""
     if path is None or str(path) == "-":
-        with tempfile.SpooledTemporaryFile(STDOUT_SPOOL_BYTES, mode="w+b" if binary else "w+",
-                                           **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as spool:
+        spool: IO = (tempfile.SpooledTemporaryFile(STDOUT_SPOOL_BYTES, mode="w+b") if binary else
+                     tempfile.SpooledTemporaryFile(STDOUT_SPOOL_BYTES, mode="w+", encoding="utf-8", newline="\n"))
+        with spool:
             yield spool
             spool.seek(0)
             stream = sys.stdout.buffer if binary else sys.stdout
