@@ -305,6 +305,7 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
             result.stats.update(min_score=min_score, links_below_min_score=len(result.links) - len(kept),
                                 links=len(kept))
             result.links = kept
+        options.signature = str(result.signature)
         names, warnings = write_channel(result, outdir, formats, options, force, with_report)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -355,6 +356,7 @@ def report(result, output, gold, title, force):
     with user_errors():
         check_outputs([Path(output)], force)
         write_report(result, output, gold=gold, title=title, force=force)
+    click.echo(f"wrote {output}", err=True)
 
 
 @main.command(name="eval")

@@ -130,6 +130,9 @@ def test_seed_channel_gives_exactly_the_three_pairs(tmp_path, kind):
     assert result.exit_code == 0, result.output
     assert pair_summary(outdir) == EXPECTED_PAIRS
     assert "3 pairs (1 inside a bilingual post)" in result.output
+    summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
+    tmx_text = (outdir / "corpus.tmx").read_text(encoding="utf-8")
+    assert f'<prop type="x-signature">{summary["signature"]}</prop>' in tmx_text
     assert sorted(p.name for p in outdir.iterdir()) == ["corpus.jsonl", "corpus.tmx", "corpus.tsv", "pairs.jsonl",
                                                         "summary.json", "unpaired.jsonl"]
     unpaired = [json.loads(line) for line in (outdir / "unpaired.jsonl").read_text(encoding="utf-8").splitlines()]

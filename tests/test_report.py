@@ -83,6 +83,14 @@ def open_in_browser(path, chromium, screenshot):
     return facts, errors
 
 
+def test_report_says_where_it_wrote(tmp_path):
+    (tmp_path / "links.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in seed_records()),
+                                          encoding="utf-8")
+    result = run_cli("report", tmp_path / "links.jsonl", "-o", tmp_path / "report.html")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"wrote {tmp_path / 'report.html'}\n" and result.stdout == ""
+
+
 def test_report_in_headless_chromium(tmp_path):
     chromium = browser_or_skip()
     records = seed_records()
