@@ -24,11 +24,16 @@ from .files import atomic_directory, atomic_output
 from .ingest import Post
 from .language import PostLanguage, classify_posts
 from .pair import PairParams, pair_posts, score_bilingual
-from .pipeline import ChannelLink, Signature, align_units, signature, split_units
+from .pipeline import ChannelLink, Signature, align_units, carries_content, signature, split_units
 from .report import build_report, channel_facts
 
 FORMATS = ("jsonl", "tsv", "tmx", "moses")
-POST_EMBED_CHARS = 1000  # a post is embedded by its opening: titles and first paragraphs are translated most closely
+# A post's vector is the length-weighted mean of its sentences that start in its opening (titles
+# and first paragraphs are translated most closely), so each sentence is embedded once, for pairing
+# and alignment alike.
+POST_OPENING_CHARS = 1000
+# stage(name, total) announces a stage of the work and returns its advance(n); total None when unknown.
+Stage = Callable[[str, int | None], Callable[[int], None]]
 _LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little text to tell its language"}
 
 
@@ -53,7 +58,7 @@ class PostPair:
 class ChannelPairs:
     pairs: list[PostPair]  # in the order of their Russian posts
     unpaired: list[dict]  # every post in no pair, routed or not
-    embed_seconds: float
+    embed_seconds: float  # every sentence of every Russian and Norwegian post
     pair_seconds: float
 
 
@@ -75,10 +80,10 @@ def unpaired_record(post: Post, lang: str, reason: str, **extra) -> dict:
     return record
 
 
-def route_posts(posts: list[Post]) -> RoutedPosts:
+def route_posts(posts: list[Post], advance: Callable[[int], None] | None = None) -> RoutedPosts:
     """Each post by its language (language.classify_posts): Russian, Norwegian, bilingual, or
-    unpaired with the reason."""
-    languages = classify_posts([post.text for post in posts])
+    unpaired with the reason; `advance(n)` follows the posts done."""
+    languages = classify_posts([post.text for post in posts], advance=advance)
     routed = RoutedPosts([], [], [], [], languages)
     for post, language in zip(posts, languages, strict=True):
         if language.lang == "ru":
@@ -96,8 +101,35 @@ def route_posts(posts: list[Post]) -> RoutedPosts:
     return routed
 
 
-def post_vectors(posts: list[Post], store: EmbeddingStore) -> np.ndarray:
-    return store.embed([post.text[:POST_EMBED_CHARS] for post in posts])
+def post_vectors(groups: list[tuple[list[Post], str]], store: EmbeddingStore,
+                 stage: Stage | None = None) -> list[np.ndarray]:
+    """Each group's post vectors (POST_OPENING_CHARS), the posts of a group in its language. All
+    their sentences are embedded, in one pass, and stay in `store` for the alignment."""
+    sentences = [[split_units(post.text, lang, False).texts for post in posts] for posts, lang in groups]
+    texts = [text for group in sentences for post in group for text in post if carries_content(text)]
+    previous = store.progress
+    if stage:
+        store.progress = stage("embedding sentences", len(set(texts).difference(store.vectors)))
+    try:
+        dim = store.embed(texts).shape[1]
+    finally:
+        store.progress = previous
+    out = []
+    for group in sentences:
+        vectors = np.zeros((len(group), dim), dtype=np.float32)
+        for row, post in enumerate(group):
+            opening, start = [], 0
+            for text in post:
+                if start >= POST_OPENING_CHARS:
+                    break
+                if carries_content(text):
+                    opening.append(text)
+                start += len(text) + 1
+            if opening:
+                mean = np.array([len(text) for text in opening], dtype=np.float32) @ store.embed(opening)
+                vectors[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        out.append(vectors)
+    return out
 
 
 def _mean(*vectors: np.ndarray) -> np.ndarray | None:
@@ -105,15 +137,18 @@ def _mean(*vectors: np.ndarray) -> np.ndarray | None:
     return joined.mean(axis=0) if len(joined) else None
 
 
-def pair_channel(routed: RoutedPosts, store: EmbeddingStore, params: PairParams = PairParams()) -> ChannelPairs:
+def pair_channel(routed: RoutedPosts, store: EmbeddingStore, params: PairParams = PairParams(),
+                 stage: Stage | None = None) -> ChannelPairs:
     """Pair the routed posts (pair.pair_posts; a bilingual post's parts with each other when they
     match). Each side's mean vector, which normalizes the distances, is over its Russian (or
     Norwegian) posts and the bilingual posts' parts together."""
     started = time.perf_counter()
-    ru_vectors, nb_vectors = post_vectors(routed.ru, store), post_vectors(routed.nb, store)
-    bi_ru_vectors = post_vectors([ru for _, ru, _ in routed.bilingual], store)
-    bi_nb_vectors = post_vectors([nb for _, _, nb in routed.bilingual], store)
+    ru_vectors, nb_vectors, bi_ru_vectors, bi_nb_vectors = post_vectors(
+        [(routed.ru, "ru"), (routed.nb, "nb"), ([ru for _, ru, _ in routed.bilingual], "ru"),
+         ([nb for _, _, nb in routed.bilingual], "nb")], store, stage)
     embed_seconds = time.perf_counter() - started
+    if stage:
+        stage("pairing posts", None)
     started = time.perf_counter()
     ru_mean, nb_mean = _mean(ru_vectors, bi_ru_vectors), _mean(nb_vectors, bi_nb_vectors)
 
@@ -148,16 +183,15 @@ def _post_side(post: Post) -> dict:
 
 def align_pairs(pairs: list[PostPair], encoder: Encoder, params: AlignParams = AlignParams(),
                 store: EmbeddingStore | None = None, calibration: dict | None = None,
-                pairs_done: Callable[[int, int], None] | None = None
-                ) -> tuple[list[dict], list[ChannelLink], dict]:
+                advance: Callable[[int], None] | None = None) -> tuple[list[dict], list[ChannelLink], dict]:
     """Sentence-align every pair: the pair records (pairs.jsonl), the links with their posts' ids
-    and date (corpus.jsonl), and the summed embedding and alignment figures. `pairs_done(done,
-    total)` follows the work."""
+    and date (corpus.jsonl), and the summed embedding and alignment figures. `advance(1)` is
+    called as each pair is done."""
     store = store or EmbeddingStore(encoder)
     pair_records: list[dict] = []
     links: list[ChannelLink] = []
     stats = {"strings_embedded": 0, "embed_seconds": 0.0, "align_seconds": 0.0}
-    for done, pair in enumerate(pairs, start=1):
+    for pair in pairs:
         result = align_units(split_units(pair.ru.text, "ru", False), split_units(pair.nb.text, "nb", False),
                              encoder, "ru", "nb", params, store, calibration)
         for key in stats:
@@ -167,25 +201,25 @@ def align_pairs(pairs: list[PostPair], encoder: Encoder, params: AlignParams = A
         pair_records.append({"ru": _post_side(pair.ru), "nb": _post_side(pair.nb),
                              "confidence": round(pair.confidence, 4), "evidence": pair.evidence,
                              "sentence_links": len(result.links)})
-        if pairs_done:
-            pairs_done(done, len(pairs))
+        if advance:
+            advance(1)
     return pair_records, links, stats
 
 
 def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = AlignParams(),
                   pair_params: PairParams = PairParams(), store: EmbeddingStore | None = None,
-                  pairs_done: Callable[[int, int], None] | None = None,
-                  calibration: dict | None = None) -> ChannelResult:
+                  stage: Stage | None = None, calibration: dict | None = None) -> ChannelResult:
     """Route posts by language, pair Russian posts with their Norwegian versions (a bilingual post
-    with itself) and sentence-align every pair; `pairs_done(done, total)` follows the alignment."""
+    with itself) and sentence-align every pair; `stage` names each stage as it starts (Stage)."""
     store = store or EmbeddingStore(encoder)
     started = time.perf_counter()
-    routed = route_posts(posts)
+    routed = route_posts(posts, stage("identifying languages", len(posts)) if stage else None)
     language_seconds = time.perf_counter() - started
-    paired = pair_channel(routed, store, pair_params)
+    paired = pair_channel(routed, store, pair_params, stage)
     position_of = {post.id: post.position for post in posts}
     unpaired = sorted(paired.unpaired, key=lambda record: position_of[record["id"]])
-    pair_records, links, align_stats = align_pairs(paired.pairs, encoder, params, store, calibration, pairs_done)
+    advance = stage("aligning pairs", len(paired.pairs)) if stage else None
+    pair_records, links, align_stats = align_pairs(paired.pairs, encoder, params, store, calibration, advance)
     counts = dict(Counter(language.lang for language in routed.languages))
     return ChannelResult(
         pair_records, unpaired, links,
@@ -193,7 +227,7 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
         {"posts": len(posts), "languages": counts, "pairs": len(pair_records),
          "bilingual_pairs": sum(1 for r in pair_records if r["evidence"].get("bilingual_post")),
          "unpaired": len(unpaired), "links": len(links),
-         "language_seconds": round(language_seconds, 3), "post_embed_seconds": round(paired.embed_seconds, 3),
+         "language_seconds": round(language_seconds, 3), "sentence_embed_seconds": round(paired.embed_seconds, 3),
          "pair_seconds": round(paired.pair_seconds, 3), **{k: round(v, 3) for k, v in align_stats.items()},
          "strings_embedded_total": store.strings_embedded, "cache_hits": store.cache_hits},
     )

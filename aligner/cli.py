@@ -16,6 +16,7 @@ import click
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from .channel import FORMATS as CHANNEL_FORMATS
 from .channel import align_channel, write_channel
@@ -291,11 +292,10 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
         notes: list[str] = []
         posts = read_channel(source, encoding, notes)
         encoder = load_encoder(model, sum(len(post.text) for post in posts))
-        with channel_progress(quiet) as (embedded, pairs_done):
+        with channel_progress(quiet) as stage:
             result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
                                    PairParams(threshold=pair_threshold),
-                                   embedding_store(encoder, cache_dir, no_cache, embedded),
-                                   pairs_done, calibration)
+                                   embedding_store(encoder, cache_dir, no_cache, None), stage, calibration)
         if not result.pairs:
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
             raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
@@ -315,16 +315,27 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
         click.echo(channel_summary(result, outdir, names), err=True)
 
 
+class _CountColumn(MofNCompleteColumn):
+    """done/total, or nothing while the total is unknown."""
+
+    def render(self, task):
+        return super().render(task) if task.total is not None else Text("")
+
+
 @contextmanager
 def channel_progress(quiet: bool):
-    """Texts embedded and pairs aligned, on stderr, only on a terminal and without --quiet."""
+    """One line on stderr naming the stage under way (channel.Stage), with its progress; only on a
+    terminal and without --quiet."""
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description:16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("{task.description:22}"), BarColumn(), _CountColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=quiet or not console.is_terminal) as progress:
-        embedding = progress.add_task("texts embedded", total=None)
-        aligning = progress.add_task("pairs aligned", total=None)
-        yield (lambda done: progress.advance(embedding, done),
-               lambda done, total: progress.update(aligning, completed=done, total=total))
+        task = progress.add_task("reading", total=None)
+
+        def stage(name: str, total: int | None):
+            progress.reset(task, description=name, total=total)
+            return lambda done: progress.advance(task, done)
+
+        yield stage
 
 
 def channel_summary(result, outdir, names) -> str:

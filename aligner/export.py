@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from lxml import etree
-
 from .errors import UsageError
 from .evaluate import format_link
 from .files import atomic_output
@@ -182,6 +180,8 @@ def _prop_value(value) -> str:
 
 def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options: ExportOptions,
                stats: ExportStats) -> None:
+    from lxml import etree
+
     src_locale, tgt_locale = options.locales()
     header = etree.Element("header", {
         "creationtool": "aligner", "creationtoolversion": __version__,

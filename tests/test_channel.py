@@ -7,9 +7,11 @@ import make_telegram_fixtures
 import numpy as np
 import pytest
 
+from aligner.channel import align_channel, route_posts
 from aligner.ingest import Post, read_channel, read_telegram_dump
 from aligner.language import classify_posts
-from aligner.pair import PairParams, numbers, pair_posts
+from aligner.pair import PairParams, max_assignment, numbers, pair_posts
+from aligner.pipeline import split_units
 from helpers import SEED, one_line_error, run_cli
 
 CHANNEL = SEED.parent
@@ -108,6 +110,22 @@ def test_pairing_is_one_to_one_and_leaves_weak_candidates_unpaired():
     assert pair_posts(ru, nb, ru_vectors, nb_vectors, mean_ru, mean_nb, strict)[0] == []
 
 
+def test_assignment_without_conflicts_is_the_optimum_scipy_finds():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(3)
+    shortcuts = 0
+    for _ in range(300):
+        gain = np.maximum(rng.normal(size=(rng.integers(1, 7), rng.integers(1, 7))) - 0.8, 0.0)
+        rows, cols = max_assignment(gain)
+        best_rows, best_cols = linear_sum_assignment(gain, maximize=True)
+        assert len(set(cols.tolist())) == len(cols)
+        assert gain[rows, cols].sum() == pytest.approx(gain[best_rows, best_cols].sum())
+        row_best = gain[gain.max(axis=1) > 0].argmax(axis=1)
+        shortcuts += len(set(row_best.tolist())) == len(row_best)
+    assert 50 < shortcuts < 300  # both ways were taken
+
+
 # ---- the whole command, with the bundled encoder ----
 
 def pair_summary(outdir):
@@ -149,6 +167,43 @@ def test_seed_channel_gives_exactly_the_three_pairs(tmp_path, kind):
     assert sum(1 for link in links if link["src_post_id"] == pairs[1]["ru"]["id"]) >= 28  # Izvestia, 29 + 29 units
     christmas = [link for link in links if link["src_post_id"] == pairs[0]["ru"]["id"]]
     assert [link["type"] for link in christmas] == ["1-1"] and christmas[0]["score"] > 0.8
+
+
+class CountingEncoder:
+    """The bundled encoder, keeping every text it is given."""
+
+    def __init__(self, encoder):
+        self.encoder, self.seen = encoder, []
+        self.name, self.signature, self.dim = encoder.name, encoder.signature, encoder.dim
+        self.calibration, self.random_distance = encoder.calibration, encoder.random_distance
+
+    def encode(self, texts):
+        self.seen += texts
+        return self.encoder.encode(texts)
+
+
+@pytest.mark.slow
+def test_each_sentence_is_embedded_once_for_pairing_and_alignment(dump_posts, e5):
+    encoder = CountingEncoder(e5)
+    stages = []
+
+    def stage(name, total):
+        stages.append((name, total))
+        return lambda done: None
+
+    result = align_channel(dump_posts, encoder, stage=stage)
+    assert [(p["ru"]["text"][:24], p["nb"]["text"][:24], p["ru"]["id"] == p["nb"]["id"])
+            for p in result.pairs] == EXPECTED_PAIRS
+    routed = route_posts(dump_posts)
+    sentences = {text for posts, lang in ((routed.ru, "ru"), (routed.nb, "nb"),
+                                          ([ru for _, ru, _ in routed.bilingual], "ru"),
+                                          ([nb for _, _, nb in routed.bilingual], "nb"))
+                 for post in posts for text in split_units(post.text, lang, False).texts}
+    assert len(encoder.seen) == len(set(encoder.seen)) == result.stats["strings_embedded_total"]
+    assert set(encoder.seen) <= sentences  # no post opening, no English post
+    assert [name for name, _ in stages] == ["identifying languages", "embedding sentences", "pairing posts",
+                                            "aligning pairs"]
+    assert stages[0][1] == len(dump_posts) and stages[1][1] == len(set(encoder.seen)) and stages[3][1] == 3
 
 
 def test_only_english_is_an_error_without_outdir(tmp_path):

