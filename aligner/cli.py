@@ -37,7 +37,15 @@ from .files import atomic_output, check_directory, check_outputs
 from .ingest import read_channel, read_link_records, read_text
 from .language import normalize_lang, normalize_locale
 from .pair import PairParams
-from .pipeline import CALIBRATION_NOISE, align_units, calibration_examples, check_size, split_units, texts_to_embed
+from .pipeline import (
+    CALIBRATION_NOISE,
+    align_units,
+    calibration_examples,
+    check_languages,
+    check_size,
+    split_units,
+    texts_to_embed,
+)
 from .report import write_report
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 from .version import __version__
@@ -213,6 +221,8 @@ def _terminate(signum, frame):
 @click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of SRC.")
 @click.option("--tgt-lang", default="nb", show_default=True, callback=_lang,
               help="Language of TGT (`no` is read as `nb`).")
+@click.option("--force-lang", is_flag=True,
+              help="Align even when SRC and TGT hold the same text, or one does not look like its language.")
 @click.option("--presplit", is_flag=True,
               help="Inputs hold one sentence per line; 0-based line numbers are the ids.")
 @click.option("--keep-empty", is_flag=True,
@@ -227,7 +237,7 @@ def _terminate(signum, frame):
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, min_score, calibration, fmt,
+def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model, max_merge, min_score, calibration, fmt,
           output, force, src_locale, tgt_locale, encoding, cache_dir, no_cache, quiet):
     """Align the sentences of SRC and TGT."""
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
@@ -236,8 +246,11 @@ def align(src, tgt, src_lang, tgt_lang, presplit, keep_empty, model, max_merge, 
     with user_errors():
         check_outputs(output_paths(output, fmt, options), force)
         notes: list[str] = []
-        src_units = split_units(read_text(src, encoding, notes), src_lang, presplit, keep_empty)
-        tgt_units = split_units(read_text(tgt, encoding, notes), tgt_lang, presplit, keep_empty)
+        src_text, tgt_text = read_text(src, encoding, notes), read_text(tgt, encoding, notes)
+        if not force_lang:
+            check_languages(src, src_text, src_lang, tgt, tgt_text, tgt_lang)
+        src_units = split_units(src_text, src_lang, presplit, keep_empty)
+        tgt_units = split_units(tgt_text, tgt_lang, presplit, keep_empty)
         check_size(src_units, tgt_units)
         distinct = texts_to_embed(src_units, tgt_units)
         encoder = load_encoder(model, sum(map(len, distinct)))

@@ -29,10 +29,34 @@ def _case_breaks(text: str) -> int:
     return sum(1 for a, b in zip(text, text[1:], strict=False) if a.islower() and b.isupper())
 
 
+# Files that are not plain text, by their first bytes.
+_SIGNATURES = ((b"%PDF-", "a PDF document"), (b"{\\rtf", "an RTF document"),
+               (b"PK\x03\x04", "a ZIP archive (docx, odt, xlsx and epub are ZIP archives)"),
+               (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office document (doc, xls)"),
+               (b"\x1f\x8b", "a gzip file"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+               (b"GIF8", "a GIF image"))
+
+
+def _check_plain_text(data: bytes, name: str | Path, encoding: str | None) -> None:
+    """An InputError for a known non-text format, or for UTF-8 text given a legacy --encoding
+    (which would be read as mojibake: `п÷п╟я│п╦п╩п╦п╧` for `Василий`)."""
+    start = data[:64].removeprefix(codecs.BOM_UTF8).lstrip()
+    for signature, kind in _SIGNATURES:
+        if start.startswith(signature):
+            raise InputError(f"{name}: is {kind}, not plain text; save it as UTF-8 text first")
+    if encoding and not codecs.lookup(encoding).name.startswith("utf") and not data.isascii():
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(data[:1 << 20], final=False)
+        except UnicodeDecodeError:
+            return
+        raise InputError(f"{name}: is UTF-8 text, not {encoding}; leave out --encoding")
+
+
 def _codec(data: bytes, name: str | Path, encoding: str | None, complete: bool = True) -> tuple[str, bool]:
     """The codec to read `data` with (all of a file, or its start when not `complete`), and
     whether it had to be detected: `encoding` when given; UTF-16 with a BOM; UTF-8 (a BOM is
     dropped); otherwise the legacy encoding charset-normalizer finds among LEGACY_ENCODINGS."""
+    _check_plain_text(data, name, encoding)
     if encoding:
         return ("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), False
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -60,6 +84,7 @@ def _note_detected(notes: list[str] | None, path: str | Path, codec: str) -> Non
 
 def decode(data: bytes, name: str | Path, encoding: str | None = None) -> tuple[str, str | None]:
     """The text of `data`, and the legacy encoding it was detected in (None otherwise)."""
+    _check_plain_text(data, name, encoding)
     if encoding is None and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
             and b"\x00" not in data[:65536]:
         with contextlib.suppress(UnicodeDecodeError):  # the common case, decoded once

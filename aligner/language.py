@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -193,3 +195,87 @@ def _fill_labels(labels: list[str | None]) -> list[str | None]:
         else:
             last = label
     return filled
+
+
+# ---- Is an input in the language the user named? ----
+
+# Where a text's letters are mostly not in its language's script, it is another language or was
+# read in the wrong encoding (cp1251 read as latin-1 gives `Ïðèâåò`).
+_SCRIPT_OF = {
+    **dict.fromkeys(("ru", "uk", "be", "bg", "mk", "kk", "ky", "mn", "tg"), "CYRILLIC"),
+    **dict.fromkeys(("en", "de", "fr", "es", "it", "pt", "nl", "nb", "nn", "da", "sv", "fi", "is", "pl", "cs",
+                     "sk", "sl", "hr", "bs", "ro", "hu", "et", "lv", "lt", "tr", "ca", "eu", "gl", "ga", "cy",
+                     "sq", "mt", "id", "ms", "vi", "af", "sw", "az", "eo", "la"), "LATIN"),
+    "el": "GREEK", "ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "he": "HEBREW", "hy": "ARMENIAN",
+    "ka": "GEORGIAN", "hi": "DEVANAGARI", "mr": "DEVANAGARI", "th": "THAI",
+}
+# Languages an input is told apart from: the channel's, and the commonest others.
+CHECKED_AGAINST = (*DETECTABLE, "de", "fr", "es", "it", "pt", "nl", "pl", "fi", "is", "ro", "cs", "tr", "et")
+# Close enough that lingua confuses them on plain text; any counts as the other.
+_KIN = ({"nb", "nn", "da"}, {"bs", "hr", "sr"}, {"id", "ms"})
+CHECK_CHARS = 3000  # the opening of a text that is checked
+MIN_CHECK_LETTERS = 50  # fewer letters than this are not checked
+_checkers: dict[frozenset[str], object] = {}
+
+
+def _script(char: str) -> str:
+    return unicodedata.name(char, "UNKNOWN").split(" ")[0]
+
+
+def script_mismatch(text: str, lang: str) -> str | None:
+    """Why the letters of `text` cannot be `lang` (most are not in its script), or None."""
+    expected = _SCRIPT_OF.get(lang)
+    letters = [char for char in text if char.isalpha()]
+    if expected is None or len(letters) < MIN_CHECK_LETTERS:
+        return None
+    scripts = Counter(map(_script, letters))
+    if scripts[expected] >= 0.5 * len(letters):
+        return None
+    found, count = scripts.most_common(1)[0]
+    return (f"{count / len(letters):.0%} of its letters are {found.title()}, "
+            f"where {lang} is written in {expected.title()}")
+
+
+def _kin(lang: str) -> set[str]:
+    return next((group for group in _KIN if lang in group), {lang})
+
+
+def detected_language(text: str, expected: str) -> str | None:
+    """The language lingua finds in `text`, told apart from `expected` and CHECKED_AGAINST;
+    None where there are too few letters, lingua does not know `expected`, or it is unsure."""
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    if letter_count(text) < MIN_CHECK_LETTERS or not hasattr(IsoCode639_1, expected.upper()):
+        return None
+    codes = frozenset((*CHECKED_AGAINST, expected))
+    if codes not in _checkers:
+        languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes]
+        _checkers[codes] = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+    values = _checkers[codes].compute_language_confidence_values(text)  # type: ignore[attr-defined]
+    confidence = {value.language.iso_code_639_1.name.lower(): value.value for value in values}
+    kin = _kin(expected)
+    if sum(confidence.get(code, 0.0) for code in kin) >= 0.1:
+        return expected
+    best = max(confidence, key=confidence.__getitem__)
+    return best if confidence[best] >= 0.5 else None
+
+
+def language_name(code: str) -> str:
+    """`nb` -> `Bokmal`, as lingua names it; the code itself where lingua does not know it."""
+    from lingua import IsoCode639_1, Language
+
+    if not hasattr(IsoCode639_1, code.upper()):
+        return code
+    return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())).name.title()
+
+
+def language_mismatch(text: str, lang: str) -> str | None:
+    """Why the opening of `text` does not look like `lang`, or None (also when it cannot tell)."""
+    opening = text[:CHECK_CHARS]
+    reason = script_mismatch(opening, lang)
+    if reason:
+        return reason
+    found = detected_language(opening, lang)
+    if found is not None and found != lang:
+        return f"it looks like {language_name(found)} ({found}), not {language_name(lang)} ({lang})"
+    return None

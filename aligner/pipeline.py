@@ -12,8 +12,17 @@ import numpy as np
 from .dp import AlignParams, Link, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import InputError
-from .language import normalize_lang
-from .score import FEATURES, document_flags, link_features, link_scores, number_masks, typical_log_ratio
+from .language import language_mismatch, normalize_lang
+from .score import (
+    FEATURES,
+    UNTRANSLATED_MAX_SCORE,
+    document_flags,
+    link_features,
+    link_scores,
+    mostly_untranslated,
+    number_masks,
+    typical_log_ratio,
+)
 from .segment import split_sentences
 from .version import __version__
 
@@ -128,6 +137,18 @@ def check_size(src: Units, tgt: Units) -> None:
                              f"{MAX_UNITS_PER_SIDE:,} a side: split it into parts")
 
 
+def check_languages(src_name: str, src_text: str, src_lang: str, tgt_name: str, tgt_text: str,
+                    tgt_lang: str) -> None:
+    """An InputError where the two texts are the same, or one does not look like its language."""
+    if " ".join(src_text.split()) == " ".join(tgt_text.split()):
+        raise InputError(f"{src_name} and {tgt_name} hold the same text; --force-lang aligns them anyway")
+    for name, text, lang, option in ((src_name, src_text, src_lang, "--src-lang"),
+                                     (tgt_name, tgt_text, tgt_lang, "--tgt-lang")):
+        reason = language_mismatch(text, lang)
+        if reason:
+            raise InputError(f"{name}: {reason} ({option} {lang}); --force-lang aligns it anyway")
+
+
 def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: str,
               pair_threshold: float | None = None) -> Signature:
     return Signature(src_lang, tgt_lang, encoder.signature, params.max_merge, params.skip_cost, pair_threshold)
@@ -159,6 +180,10 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         record["score"] = 1.0 if _without_content(record) else round(float(score), 4)
     for record, flags in zip(links, document_flags(links, src_lang, tgt_lang, typical), strict=True):
         record["flags"] = flags
+    if mostly_untranslated(links):
+        for record in links:
+            if "untranslated" in record["flags"]:
+                record["score"] = min(record["score"], UNTRANSLATED_MAX_SCORE)
     total = time.perf_counter() - started
     return AlignmentResult(
         links, src, tgt, signature(encoder, params, src_lang, tgt_lang),

@@ -28,6 +28,9 @@ DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # The threshold the README recommends for --min-score: a calibrated score above it means the link
 # is more likely right than wrong.
 RECOMMENDED_MIN_SCORE = 0.5
+# A copy inside a translation is a name or a reference, and may be right; a document whose links
+# are mostly copies was not translated, and its copied links score at most this.
+UNTRANSLATED_MAX_SCORE = 0.2
 
 FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "skip", "skip_distance", "posterior",
             "boundary_mismatch")
@@ -298,3 +301,11 @@ def document_flags(records: Sequence[Mapping[str, Any]], src_lang: str, tgt_lang
     return [link_flags(record["src"], record["tgt"], src_lang, tgt_lang, typical,
                        len(record["src_ids"]) + len(record["tgt_ids"]) > 2)
             for record in records]
+
+
+def mostly_untranslated(records: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether at least half of a document's links with text on both sides are flagged
+    `untranslated` (the same text twice, or a side in the wrong script)."""
+    both = [record for record in records if record["src"] and record["tgt"]]
+    copied = sum("untranslated" in record.get("flags", ()) for record in both)
+    return bool(both) and copied >= 0.5 * len(both)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from aligner.errors import AlignerError
 from aligner.ingest import read_channel
-from helpers import FIXTURES, SEED, run_cli
+from helpers import FIXTURES, SEED, one_line_error, run_cli
 
 PROPERTY_SETTINGS = settings(max_examples=int(os.environ.get("ALIGNER_PROPERTY_EXAMPLES", "40")), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -89,6 +89,78 @@ def test_forced_encoding_and_undecodable_bytes(tmp_path, ria_texts):
     assert not (tmp_path / "out").exists()
 
 
+# ---- files that are not text in the language given ----
+
+PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+       b"4 0 obj << /Length 44 >> stream\nBT /F1 12 Tf 72 712 Td (Norge og Russland.) Tj ET\nendstream endobj\n"
+       b"trailer << /Root 1 0 R >>\n%%EOF\n")
+RTF = "{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Норвегия и Россия возобновили сотрудничество.\\par }"
+
+
+@pytest.mark.parametrize("name, data, kind", [
+    ("pdf", PDF, "a PDF document"),
+    ("rtf", RTF.encode("utf-8"), "an RTF document"),
+    ("docx", b"PK\x03\x04\x14\x00\x06\x00" + b"word/document.xml" + bytes(40), "a ZIP archive"),
+    ("doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "an old Office document"),
+])
+def test_documents_that_are_not_plain_text_are_refused(tmp_path, name, data, kind):
+    document = tmp_path / f"post.{name}"
+    document.write_bytes(data)
+    nb = FIXTURES / "ria.nb.txt"
+    one_line_error(run_cli("align", document, nb, "-o", tmp_path / "out.tsv"), 2, f"post.{name}: is {kind}")
+    one_line_error(run_cli("channel", document, "-o", tmp_path / "out"), 2, f"post.{name}: is {kind}")
+    assert not (tmp_path / "out.tsv").exists() and not (tmp_path / "out").exists()
+
+
+def test_utf8_read_in_a_declared_legacy_encoding_is_refused(tmp_path):
+    ru, nb = FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt"
+    one_line_error(run_cli("align", ru, nb, "--encoding", "koi8-r"), 2, "ria.ru.txt: is UTF-8 text, not koi8-r")
+    one_line_error(run_cli("channel", SEED, "-o", tmp_path / "out", "--encoding", "cp1251"), 2,
+                   "seed000.txt: is UTF-8 text, not cp1251")
+
+
+def test_mojibake_of_a_wrong_encoding_is_refused(tmp_path, ria_texts):
+    """cp1251 Russian declared latin-1: valid bytes, but every letter Latin (`Ðîññèÿ`)."""
+    ru, nb = tmp_path / "a.ru", tmp_path / "a.nb"
+    ru.write_bytes(ria_texts[0].encode("cp1251"))
+    nb.write_bytes(ria_texts[1].encode("latin-1"))
+    one_line_error(run_cli("align", ru, nb, "--encoding", "latin-1"), 2,
+                   "are Latin, where ru is written in Cyrillic (--src-lang ru)")
+
+
+@pytest.mark.parametrize("src, tgt, options, message", [
+    ("ria.ru.txt", "izvestia.ru.txt", [], "izvestia.ru.txt: 98% of its letters are Cyrillic, where nb is written in "
+                                         "Latin (--tgt-lang nb)"),
+    ("ria.nb.txt", "ria.ru.txt", [], "ria.nb.txt: 100% of its letters are Latin, where ru is written in Cyrillic"),
+    ("ria.ru.txt", "ria.nb.txt", ["--tgt-lang", "de"], "ria.nb.txt: it looks like Bokmal (nb), not German (de)"),
+    ("ria.ru.txt", "ria.ru.txt", [], "ria.ru.txt hold the same text"),
+])
+def test_a_side_in_the_wrong_language_or_the_same_file_twice_is_refused(tmp_path, src, tgt, options, message):
+    output = tmp_path / "out.tmx"
+    result = run_cli("align", FIXTURES / src, FIXTURES / tgt, *options, "-o", output)
+    one_line_error(result, 2, message)
+    assert "--force-lang aligns" in result.output and not output.exists()
+
+
+@pytest.mark.slow
+def test_forced_copies_score_low_but_a_copied_name_in_a_translation_does_not(tmp_path):
+    ru = FIXTURES / "ria.ru.txt"
+    result = run_cli("align", ru, ru, "--force-lang", "-f", "jsonl", "-q")
+    assert result.exit_code == 0, result.output
+    copies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(copies) >= 7 and all("untranslated" in link["flags"] for link in copies)
+    assert all(link["score"] <= 0.2 for link in copies)
+    assert run_cli("align", ru, ru, "--force-lang", "--min-score", "0.5", "-f", "jsonl", "-q").stdout == ""
+
+    names = "\n\nNanga Parbat, Cho Oyu, Gasherbrum.\n"
+    (tmp_path / "a.ru").write_text(ru.read_text(encoding="utf-8") + names, encoding="utf-8")
+    (tmp_path / "a.nb").write_text((FIXTURES / "ria.nb.txt").read_text(encoding="utf-8") + names, encoding="utf-8")
+    result = run_cli("align", tmp_path / "a.ru", tmp_path / "a.nb", "-f", "jsonl", "-q")
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["src"] == last["tgt"] == names.strip() and "untranslated" in last["flags"]
+    assert last["score"] >= 0.5
+
+
 # ---- property tests ----
 
 NASTY = st.sampled_from(["\u200f", "\u200e", "\u200d", "\u202e", "\ufeff", "\x07", "\x0b", "\x1c", "\u2028",
@@ -100,13 +172,14 @@ TEXT = st.lists(st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), m
 
 @pytest.mark.slow
 @PROPERTY_SETTINGS
-@given(src=TEXT, tgt=TEXT, presplit=st.booleans())
-def test_align_on_random_unicode_never_crashes(tmp_path_factory, src, tgt, presplit):
+@given(src=TEXT, tgt=TEXT, presplit=st.booleans(), force_lang=st.booleans())
+def test_align_on_random_unicode_never_crashes(tmp_path_factory, src, tgt, presplit, force_lang):
     folder = tmp_path_factory.mktemp("random")
     (folder / "a").write_text(src, encoding="utf-8", newline="")
     (folder / "b").write_text(tgt, encoding="utf-8", newline="")
     args = ["align", folder / "a", folder / "b", "-f", "jsonl", "--no-cache", "-q"]
     args += ["--presplit"] if presplit else []
+    args += ["--force-lang"] if force_lang else []
     result = ends_cleanly(run_cli(*args))
     if result.exit_code == 0:
         links = [json.loads(line) for line in result.stdout.splitlines()]

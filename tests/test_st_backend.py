@@ -54,6 +54,6 @@ def test_cli_aligns_with_the_tiny_model(tiny_model, tmp_path):
     (tmp_path / "a").write_text(text, encoding="utf-8")
     (tmp_path / "b").write_text(text, encoding="utf-8")
     result = run_cli("align", "--presplit", tmp_path / "a", tmp_path / "b",
-                     "--model", "st:" + tiny_model, "-f", "vecalign", "-q")
+                     "--model", "st:" + tiny_model, "-f", "vecalign", "-q", "--force-lang")  # the same text twice
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["[0]:[0]", "[1]:[1]", "[2]:[2]"]
