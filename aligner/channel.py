@@ -27,7 +27,7 @@ from .pair import PairParams, pair_posts, score_bilingual
 from .pipeline import ChannelLink, Signature, align_units, carries_content, signature, split_units
 from .report import build_report, channel_facts
 
-FORMATS = ("jsonl", "tsv", "tmx", "moses")
+FORMATS = ("tsv", "tmx", "moses")  # besides corpus.jsonl, always written
 # A post's vector is the length-weighted mean of its sentences that start in its opening (titles
 # and first paragraphs are translated most closely), so each sentence is embedded once, for pairing
 # and alignment alike.
@@ -243,10 +243,9 @@ def write_channel(result: ChannelResult, outdir: str | Path, formats: Iterable[s
         write_jsonl(result.unpaired, folder / "unpaired.jsonl")
         write_jsonl(result.links, folder / "corpus.jsonl")
         for fmt in dict.fromkeys(formats):
-            if fmt != "jsonl":
-                stats = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
-                                     fmt, options, force=True)
-                warnings += stats.warnings(fmt)
+            stats = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
+                                 fmt, options, force=True)
+            warnings += stats.warnings(fmt)
         summary = {"signature": str(result.signature), **result.stats}
         with atomic_output(folder / "summary.json", force=True) as stream:
             stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")

@@ -90,14 +90,14 @@ def _stack(options):
     return decorate
 
 
-FORCE_AND_LOCALE_OPTIONS = [
-    click.option("--force", is_flag=True, help="Replace an existing output."),
-    click.option("--src-locale", callback=_locale, metavar="CODE",
-                 help="TMX language code of the source (default from --src-lang: ru-RU)."),
-    click.option("--tgt-locale", callback=_locale, metavar="CODE",
-                 help="TMX language code of the target (default from --tgt-lang: nb-NO)."),
-]
-force_and_locale_options = _stack(FORCE_AND_LOCALE_OPTIONS)
+def force_and_locale_options(src_default: str, tgt_default: str):
+    return _stack([
+        click.option("--force", is_flag=True, help="Replace an existing output."),
+        click.option("--src-locale", callback=_locale, metavar="CODE",
+                     help=f"TMX language code of the source (default {src_default})."),
+        click.option("--tgt-locale", callback=_locale, metavar="CODE",
+                     help=f"TMX language code of the target (default {tgt_default})."),
+    ])
 
 
 def _encoding(ctx, param, value: str | None) -> str | None:
@@ -152,7 +152,7 @@ output_options = _stack([  # every command that writes links
     click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                  help="Output file, written atomically; default stdout. For moses a prefix: "
                       "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
-    *FORCE_AND_LOCALE_OPTIONS,
+    force_and_locale_options("from --src-lang: ru-RU for ru", "from --tgt-lang: nb-NO for nb"),
 ])
 
 
@@ -295,7 +295,8 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Folder for pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json and the -f formats.")
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(CHANNEL_FORMATS),
-              help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable).")
+              help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable; "
+                   "corpus.jsonl is always written).")
 @click.option("--model", default="e5-small", show_default=True,
               help="Encoder: a name from models/ (`aligner models list`; NAME@BACKEND picks a backend) "
                    "or st:NAME_OR_PATH (sentence-transformers).")
@@ -304,7 +305,7 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
               show_default=True, help="Posts whose best pairing confidence is below this stay unpaired.")
 @score_options
-@force_and_locale_options
+@force_and_locale_options("ru-RU", "nb-NO")
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
 @ENCODING_OPTION
 @cache_options

@@ -1,10 +1,14 @@
 """The command line: valid output, and one-line errors with a non-zero exit for bad input."""
 
 import json
+import re
 import signal
+from pathlib import Path
 
+import click
 import pytest
 
+from aligner.cli import main
 from aligner.evaluate import parse_link
 from helpers import FIXTURES, SEED, one_line_error, run_cli
 
@@ -194,3 +198,54 @@ def test_ctrl_c_during_language_identification_of_a_long_channel(tmp_path):
     assert code == -signal.SIGINT and seconds < 1.0, (code, seconds, stderr)
     assert stderr.strip() == "Error: interrupted", stderr
     assert [p.name for p in tmp_path.iterdir()] == ["dump.txt"]
+
+
+# ---- the README's option tables against --help ----
+
+OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
+SECTION_COMMAND = re.compile(r"^## `aligner ([a-z]+)")
+TABLE_COMMAND = re.compile(r"^\| `([a-z ]+)` option \|")
+
+
+def readme_option_tables() -> dict[str, set[str]]:
+    """Per command, the options in the first column of its option tables: a table headed
+    `| option |` belongs to the command of its `## aligner CMD` section, one headed
+    `| CMD option |` to CMD."""
+    tables: dict[str, set[str]] = {}
+    section = command = None
+    for line in (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            found = SECTION_COMMAND.match(line)
+            section, command = (found.group(1) if found else None), None
+        elif line.startswith("| option |") and section:
+            command = section
+        elif TABLE_COMMAND.match(line):
+            command = TABLE_COMMAND.match(line).group(1)
+        elif line.startswith("|") and command and not line.startswith("| ---"):
+            tables.setdefault(command, set()).update(OPTION.findall(line.split("|")[1]))
+        elif not line.startswith("|"):
+            command = None
+    return tables
+
+
+def help_options(command) -> set[str]:
+    return {opt for param in command.params if isinstance(param, click.Option)
+            for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_readme_option_tables_list_exactly_the_options_of_every_command():
+    tables = readme_option_tables()
+    commands = {name: command for name, command in main.commands.items() if not isinstance(command, click.Group)}
+    commands |= {f"models {name}": command for name, command in main.commands["models"].commands.items()}
+    assert set(tables) == set(commands)
+    for name, command in commands.items():
+        assert tables[name] == help_options(command), name
+
+
+def test_channel_help_and_formats_promise_only_what_channel_does(tmp_path):
+    shown = run_cli("channel", "--help").output
+    assert "--src-lang" not in shown and "(default ru-RU)" in shown
+    assert "corpus.jsonl is always written" in shown
+    result = run_cli("channel", SEED, "-o", tmp_path / "out", "-f", "jsonl")
+    assert result.exit_code == 2 and "'jsonl' is not one of 'tsv', 'tmx', 'moses'" in result.output
+    assert not (tmp_path / "out").exists()
