@@ -404,12 +404,13 @@ def report(result, output, gold, title, force):
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def evaluate(files, as_json):
-    """Score alignments against gold: GOLD TEST [GOLD TEST ...] in Vecalign format."""
+    """Score alignments against gold: GOLD TEST [GOLD TEST ...], in Vecalign format (TEST also as
+    aligner's JSONL or TSV)."""
     if len(files) % 2:
         raise click.UsageError("give GOLD TEST pairs: an even number of files")
     with user_errors():
         golds = [read_alignment(path) for path in files[0::2]]
-        tests = [read_alignment(path) for path in files[1::2]]
+        tests = [read_alignment(path, monotonic=True) for path in files[1::2]]
     result = score(golds, tests)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))

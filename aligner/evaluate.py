@@ -42,19 +42,86 @@ def format_link(src: tuple[int, ...], tgt: tuple[int, ...]) -> str:
     return f"[{','.join(map(str, src))}]:[{','.join(map(str, tgt))}]"
 
 
-def read_alignment(path: str | Path) -> Alignment:
+class LinkOrder:
+    """Whether links can be one document's alignment: no sentence in two links and, with
+    `monotonic`, no link with text on both sides that starts before a sentence already aligned
+    (human gold may cross: Text+Berg dev has `[455]:[541]` then `[456]:[540]`; skips may come
+    late in any case: `[]:[292]` after `[250]:[291,293,294]`)."""
+
+    def __init__(self, monotonic: bool) -> None:
+        self.monotonic = monotonic
+        self.seen: tuple[set[int], set[int]] = (set(), set())
+        self.highest = [-1, -1]
+
+    def problem(self, src: Sequence[int], tgt: Sequence[int]) -> str | None:
+        """Why this next link cannot follow the links before it, or None."""
+        link = format_link(tuple(src), tuple(tgt))
+        for side, ids in enumerate((src, tgt)):
+            if len(set(ids)) < len(ids) or not self.seen[side].isdisjoint(ids):
+                return f"link {link} repeats a sentence of an earlier link (several documents in one file?)"
+        if self.monotonic and src and tgt and (min(src) < self.highest[0] or min(tgt) < self.highest[1]):
+            return f"link {link} goes back before the links above it"
+        for side, ids in enumerate((src, tgt)):
+            self.seen[side].update(ids)
+            self.highest[side] = max(self.highest[side], *ids) if ids else self.highest[side]
+        return None
+
+
+_TSV_HEADER = "src_ids\ttgt_ids\t"
+_FORMATS_READ = "Vecalign ([0]:[0] a line), or aligner's JSONL or TSV"
+
+
+def _record_link(line: str, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ids of a JSONL link record (`align -f jsonl`, `channel`'s corpus.jsonl)."""
+    from .ingest import parse_json
+
+    record = parse_json(line, where)
+    if not isinstance(record, dict) or "src_ids" not in record or "tgt_ids" not in record:
+        raise InputError(f"{where}: a JSON line needs 'src_ids' and 'tgt_ids' (expected {_FORMATS_READ})")
+    sides = record["src_ids"], record["tgt_ids"]
+    if not all(isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                             for i in ids) for ids in sides):
+        raise InputError(f"{where}: 'src_ids' and 'tgt_ids' must be lists of ids (integers from 0)")
+    return tuple(sides[0]), tuple(sides[1])
+
+
+def _tsv_link(line: str, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ids of a row of aligner's TSV: its first two cells, comma-separated ids."""
+    cells = line.split("\t")
+    try:
+        src, tgt = (tuple(int(i) for i in cell.split(",")) if cell else () for cell in cells[:2])
+    except ValueError:
+        raise InputError(f"{where}: not a link row of aligner's TSV: {line.strip()[:60]!r}") from None
+    return src, tgt
+
+
+def read_alignment(path: str | Path, monotonic: bool = False) -> Alignment:
+    """The links of an alignment file: Vecalign format, or aligner's own JSONL or TSV. A sentence
+    in two links is an error; with `monotonic`, so is a link that goes back."""
     links: Alignment = []
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read alignment file: {exc}") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    lines = text.removeprefix("\ufeff").splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    order = LinkOrder(monotonic)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or (number == 1 and line.startswith(_TSV_HEADER)):
             continue
-        try:
-            links.append(parse_link(line))
-        except ValueError as exc:
-            raise InputError(f"{path}:{number}: {exc}") from None
+        where = f"{path}:{number}"
+        if first.startswith(_TSV_HEADER):
+            links.append(_tsv_link(line, where))
+        elif first.lstrip().startswith("{"):
+            links.append(_record_link(line, where))
+        else:
+            try:
+                links.append(parse_link(line))
+            except ValueError as exc:
+                raise InputError(f"{where}: {exc} (expected {_FORMATS_READ})") from None
+        problem = order.problem(*links[-1])
+        if problem:
+            raise InputError(f"{where}: {problem}")
     return links
 
 

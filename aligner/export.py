@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
-from .evaluate import format_link
+from .errors import InputError, UsageError
+from .evaluate import LinkOrder, format_link
 from .files import atomic_output
 from .language import normalize_locale
 from .version import __version__
@@ -130,8 +130,17 @@ def write_links(records: Iterable[Mapping[str, Any]], stream: IO[str], fmt: str)
     count = 0
     if fmt == "tsv":
         stream.write("\t".join(TSV_COLUMNS) + "\n")
+    order, documents = LinkOrder(monotonic=True), set()
     for record in records:
         if fmt == "vecalign":
+            documents.add((record.get("src_post_id"), record.get("tgt_post_id")))
+            if len(documents) > 1:
+                raise InputError("these links come from several post pairs, and a vecalign file holds one "
+                                 "document: write jsonl, tsv or tmx, or select one pair first (jq -c "
+                                 "'select(.src_post_id == ID)')")
+            problem = order.problem(record["src_ids"], record["tgt_ids"])
+            if problem:
+                raise InputError(f"link {count + 1}: {problem}; a vecalign file holds one document in order")
             stream.write(format_link(record["src_ids"], record["tgt_ids"]) + "\n")
         elif fmt == "jsonl":
             stream.write(json_line(record))

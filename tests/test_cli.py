@@ -249,3 +249,49 @@ def test_channel_help_and_formats_promise_only_what_channel_does(tmp_path):
     result = run_cli("channel", SEED, "-o", tmp_path / "out", "-f", "jsonl")
     assert result.exit_code == 2 and "'jsonl' is not one of 'tsv', 'tmx', 'moses'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+# ---- several documents in one file: convert -f vecalign and eval refuse them ----
+
+def corpus_of_two_post_pairs(tmp_path, with_post_ids=True):
+    """corpus.jsonl as `channel` writes it for two post pairs, from the sentences of two real posts."""
+    records = []
+    for post, name in ((10, "ria"), (20, "izvestia")):
+        ru = (FIXTURES / f"{name}.ru.txt").read_text(encoding="utf-8").splitlines()[:2]
+        nb = (FIXTURES / f"{name}.nb.txt").read_text(encoding="utf-8").splitlines()[:2]
+        for k in range(2):
+            record = {"src_ids": [k], "tgt_ids": [k], "src": ru[k], "tgt": nb[k]}
+            records.append({**record, "src_post_id": post, "tgt_post_id": post + 1} if with_post_ids else record)
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_convert_to_vecalign_refuses_several_documents(tmp_path):
+    result = run_cli("convert", corpus_of_two_post_pairs(tmp_path), "-f", "vecalign")
+    one_line_error(result, 2, "come from several post pairs, and a vecalign file holds one document")
+    assert run_cli("convert", corpus_of_two_post_pairs(tmp_path), "-f", "tsv").exit_code == 0
+    result = run_cli("convert", corpus_of_two_post_pairs(tmp_path, with_post_ids=False), "-f", "vecalign")
+    one_line_error(result, 2, "link 3: link [0]:[0] repeats a sentence of an earlier link")
+
+
+def test_eval_refuses_overlapping_or_backward_links_and_reads_aligners_own_formats(tmp_path):
+    gold = FIXTURES / "ria.ru-nb.gold"
+    restarted = tmp_path / "two.vecalign"
+    restarted.write_text("[0]:[0]\n[1]:[1]\n[0]:[0]\n", encoding="utf-8")
+    one_line_error(run_cli("eval", gold, restarted), 2, "two.vecalign:3: link [0]:[0] repeats a sentence")
+    backward = tmp_path / "back.vecalign"
+    backward.write_text("[0]:[0]\n[2]:[2]\n[1]:[1]\n", encoding="utf-8")
+    one_line_error(run_cli("eval", gold, backward), 2, "back.vecalign:3: link [1]:[1] goes back")
+    one_line_error(run_cli("eval", gold, corpus_of_two_post_pairs(tmp_path)), 2,
+                   "corpus.jsonl:3: link [0]:[0] repeats a sentence of an earlier link (several documents")
+
+    links = [json.dumps({"src_ids": [s], "tgt_ids": t, "src": "x", "tgt": "y"}) for s, t in
+             ((0, [0]), (1, [1, 2]), (2, [3]), (3, [4]), (4, [5]), (5, [6]), (6, [7]))]
+    (tmp_path / "own.jsonl").write_text("\n".join(links) + "\n", encoding="utf-8")
+    (tmp_path / "own.tsv").write_text("src_ids\ttgt_ids\ttype\n0\t0\t1-1\n1\t1,2\t1-2\n2\t3\t1-1\n3\t\t1-0\n",
+                                      encoding="utf-8")
+    same_as_gold = json.loads(run_cli("eval", "--json", gold, tmp_path / "own.jsonl").output)
+    assert same_as_gold == json.loads(run_cli("eval", "--json", gold, gold).output)
+    partial = json.loads(run_cli("eval", "--json", gold, tmp_path / "own.tsv").output)
+    assert partial["test_links"] == 4 and partial["precision_strict"] == 0.75  # [3]:[] is wrong

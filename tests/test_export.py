@@ -229,8 +229,8 @@ def test_convert_rejects_malformed_jsonl_without_writing(tmp_path, content, frag
 @pytest.mark.parametrize("fmt", ["tmx", "jsonl", "tsv", "vecalign"])
 def test_convert_to_stdout_prints_nothing_when_a_later_line_is_bad(tmp_path, fmt):
     bad = tmp_path / "bad.jsonl"
-    good = json.dumps(seed_records()[0], ensure_ascii=False)
-    bad.write_text(f"{good}\n{good}\n{{\"src_ids\": [1]\n", encoding="utf-8")
+    first, second = (json.dumps(record, ensure_ascii=False) for record in seed_records()[:2])
+    bad.write_text(f"{first}\n{second}\n{{\"src_ids\": [1]\n", encoding="utf-8")
     result = run_cli("convert", bad, "-f", fmt)
     assert result.exit_code == 2 and "line 3: not JSON" in result.stderr
     assert result.stdout == ""
@@ -255,7 +255,8 @@ def test_moses_needs_an_output_prefix(tmp_path):
 
 
 def test_convert_reads_stdin(tmp_path):
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in seed_records()).encode("utf-8")
+    one_post = seed_records()[:-1]  # the last link comes from another post pair
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in one_post).encode("utf-8")
     result = run_cli("convert", "-", "-f", "vecalign", input=data)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == ["[0]:[0]", "[1]:[1]", "[2]:[]"]
