@@ -19,7 +19,7 @@ import numpy as np
 
 from .dp import AlignParams
 from .embed import EmbeddingStore, Encoder
-from .export import ExportOptions, export_links, write_jsonl
+from .export import ExportOptions, ExportStats, export_links, write_jsonl
 from .files import atomic_directory, atomic_output
 from .ingest import Post
 from .language import PostLanguage, classify_posts
@@ -234,19 +234,20 @@ def align_channel(posts: list[Post], encoder: Encoder, params: AlignParams = Ali
 
 
 def write_channel(result: ChannelResult, outdir: str | Path, formats: Iterable[str], options: ExportOptions,
-                  force: bool = False, report: bool = False) -> tuple[list[str], list[str]]:
+                  force: bool = False, report: bool = False) -> tuple[list[str], dict[str, ExportStats]]:
     """Fill OUTDIR with pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json, the corpus in the
-    other formats asked and, with `report`, report.html; returns the file names and any warnings."""
-    warnings: list[str] = []
+    other formats asked and, with `report`, report.html; returns the file names and what
+    writing each format found."""
+    written: dict[str, ExportStats] = {}
     with atomic_directory(outdir, force) as folder:
         write_jsonl(result.pairs, folder / "pairs.jsonl")
         write_jsonl(result.unpaired, folder / "unpaired.jsonl")
         write_jsonl(result.links, folder / "corpus.jsonl")
         for fmt in dict.fromkeys(formats):
-            stats = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
-                                 fmt, options, force=True)
-            warnings += stats.warnings(fmt)
-        summary = {"signature": str(result.signature), **result.stats}
+            written[fmt] = export_links(result.links, folder / ("corpus" if fmt == "moses" else f"corpus.{fmt}"),
+                                        fmt, options, force=True)
+        summary = {"signature": str(result.signature), **result.stats,
+                   "exported": {fmt: stats.as_dict() for fmt, stats in written.items()}}
         with atomic_output(folder / "summary.json", force=True) as stream:
             stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         if report:
@@ -255,4 +256,4 @@ def write_channel(result: ChannelResult, outdir: str | Path, formats: Iterable[s
             with atomic_output(folder / "report.html", force=True) as stream:
                 stream.write(page)
         names = sorted(path.name for path in folder.iterdir())
-    return names, warnings
+    return names, written

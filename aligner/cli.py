@@ -146,6 +146,10 @@ score_options = _stack([  # align and channel
 ])
 
 
+KEEP_DUPLICATES_OPTION = click.option(
+    "--keep-duplicates", is_flag=True,
+    help="TMX: write a pair repeated with the same texts every time (default: once).")
+
 output_options = _stack([  # every command that writes links
     click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="tsv", show_default=True,
                  help="tmx and moses hold only links with text on both sides."),
@@ -153,10 +157,12 @@ output_options = _stack([  # every command that writes links
                  help="Output file, written atomically; default stdout. For moses a prefix: "
                       "OUTPUT.<src-lang> and OUTPUT.<tgt-lang>."),
     force_and_locale_options("from --src-lang: ru-RU for ru", "from --tgt-lang: nb-NO for nb"),
+    KEEP_DUPLICATES_OPTION,
 ])
 
 
 def write_output(records, output, fmt, options: ExportOptions, force: bool):
+    """Export, and warn on stderr of what changed on the way (notes are the caller's to show)."""
     stats = export_links(records, output, fmt, options, force)
     for warning in stats.warnings(fmt):
         click.echo(f"Warning: {warning}", err=True)
@@ -238,9 +244,9 @@ def _terminate(signum, frame):
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model, max_merge, min_score, calibration, fmt,
-          output, force, src_locale, tgt_locale, encoding, cache_dir, no_cache, quiet):
+          output, force, src_locale, tgt_locale, keep_duplicates, encoding, cache_dir, no_cache, quiet):
     """Align the sentences of SRC and TGT."""
-    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
+    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     if min_score and fmt == "vecalign":
         raise click.UsageError("-f vecalign lists every sentence once; it cannot leave links out (--min-score)")
     with user_errors():
@@ -261,7 +267,7 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model,
                                  embedding_store(encoder, cache_dir, no_cache, advance), calibration)
         options.signature = str(result.signature)
         kept = [link for link in result.links if link["score"] >= min_score]
-        write_output(kept, output, fmt, options, force)
+        written = write_output(kept, output, fmt, options, force)
     if not quiet:
         for note in notes:
             click.echo(note, err=True)
@@ -273,6 +279,8 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model,
                    f"{stats['tgt_units']} units; {stats['strings_embedded']} strings embedded "
                    f"({stats['cache_hits']} more read from the cache) in "
                    f"{stats['embed_seconds']:.1f}s, aligned in {stats['align_seconds']:.2f}s{dropped}", err=True)
+        for note in written.notes(fmt):
+            click.echo(note, err=True)
         click.echo(result.signature, err=True)
 
 
@@ -281,13 +289,15 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model,
 @click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of the src texts.")
 @click.option("--tgt-lang", default="nb", show_default=True, callback=_lang, help="Language of the tgt texts.")
 @output_options
-def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_locale):
+def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_locale, keep_duplicates):
     """Write LINKS (JSONL from `align -f jsonl` or `channel`, perhaps filtered; - for stdin) in
     another format."""
-    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale)
+    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     with user_errors():
         check_outputs(output_paths(output, fmt, options), force)
-        write_output(read_link_records(links), output, fmt, options, force)
+        written = write_output(read_link_records(links), output, fmt, options, force)
+    for note in written.notes(fmt):
+        click.echo(note, err=True)
 
 
 @main.command()
@@ -306,17 +316,18 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
               show_default=True, help="Posts whose best pairing confidence is below this stay unpaired.")
 @score_options
 @force_and_locale_options("ru-RU", "nb-NO")
+@KEEP_DUPLICATES_OPTION
 @click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score, calibration, force, src_locale,
-            tgt_locale, with_report, encoding, cache_dir, no_cache, quiet):
+            tgt_locale, keep_duplicates, with_report, encoding, cache_dir, no_cache, quiet):
     """Pair the Russian and Norwegian posts of a Telegram channel and align their sentences.
 
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
     export folder, or a text dump of the channel's web view."""
-    options = ExportOptions("ru", "nb", src_locale, tgt_locale)
+    options = ExportOptions("ru", "nb", src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     with user_errors():
         check_directory(outdir, force)
         notes: list[str] = []
@@ -336,13 +347,15 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
                                 links=len(kept))
             result.links = kept
         options.signature = str(result.signature)
-        names, warnings = write_channel(result, outdir, formats, options, force, with_report)
-    for warning in warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        names, written = write_channel(result, outdir, formats, options, force, with_report)
+    for fmt, stats in written.items():
+        for warning in stats.warnings(fmt):
+            click.echo(f"Warning: {warning}", err=True)
     if not quiet:
         for note in notes:
             click.echo(note, err=True)
-        click.echo(channel_summary(result, outdir, names), err=True)
+        click.echo(channel_summary(result, outdir, names, [n for fmt, st in written.items() for n in st.notes(fmt)]),
+                   err=True)
 
 
 class _CountColumn(MofNCompleteColumn):
@@ -368,7 +381,7 @@ def channel_progress(quiet: bool):
         yield stage
 
 
-def channel_summary(result, outdir, names) -> str:
+def channel_summary(result, outdir, names, export_notes=()) -> str:
     stats = result.stats
     languages = ", ".join(f"{lang} {n}" for lang, n in sorted(stats["languages"].items(), key=lambda x: -x[1]))
     reasons = Counter(record["reason"] for record in result.unpaired)
@@ -379,6 +392,7 @@ def channel_summary(result, outdir, names) -> str:
         + "".join(f"\n  {n:4} {reason}" for reason, n in reasons.most_common()),
         f"{stats['links']} sentence links ({', '.join(f'{k} {v}' for k, v in kinds.most_common(5))}); "
         f"{stats['strings_embedded_total']} strings embedded, {stats['cache_hits']} read from the cache",
+        *export_notes,
         f"wrote {outdir}/: {', '.join(names)}",
         str(result.signature),
     ])

@@ -3,6 +3,7 @@ atomically to files (temp file, then rename; an existing file only with `force`)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from .errors import InputError, UsageError
 from .evaluate import LinkOrder, format_link
 from .files import atomic_output
 from .language import normalize_locale
+from .score import LONG_SEGMENT_CHARS
 from .version import __version__
 
 FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
@@ -38,6 +40,7 @@ class ExportOptions:
     src_locale: str | None = None  # TMX language codes; default the full locale of the language
     tgt_locale: str | None = None
     signature: str = ""  # how the links were made, kept in the TMX header
+    keep_duplicates: bool = False  # TMX: write a pair repeated with the same texts every time
 
     def locales(self) -> tuple[str, str]:
         return (normalize_locale(self.src_locale or self.src_lang),
@@ -49,14 +52,37 @@ class ExportStats:
     written: int = 0
     one_sided: int = 0  # skips left out of TMX and Moses, which only hold translation pairs
     removed_chars: int = 0  # characters XML 1.0 forbids, dropped from TMX
+    duplicates: int = 0  # TMX: pairs already written with the same texts, left out
+    long_segments: int = 0  # TMX: units with a side over LONG_SEGMENT_CHARS (written, flagged)
 
     def warnings(self, fmt: str) -> list[str]:
-        notes = []
-        if self.one_sided:
-            notes.append(f"{self.one_sided} one-sided link(s) (1-0 / 0-1) are not written to {fmt}")
+        """What changed or may be refused downstream."""
+        found = []
         if self.removed_chars:
-            notes.append(f"{self.removed_chars} character(s) that XML 1.0 forbids were removed from the TMX")
-        return notes
+            found.append(f"{self.removed_chars} character(s) that XML 1.0 forbids were removed from the TMX")
+        if self.long_segments:
+            found.append(f"{self.long_segments} TMX unit(s) have a side over {LONG_SEGMENT_CHARS:,} characters, "
+                         "which Trados refuses; they carry the flag long_segment")
+        return found
+
+    def notes(self, fmt: str) -> list[str]:
+        """What a reader of the summary should know about the file, in plain words."""
+        found = []
+        if self.one_sided:
+            found.append(f"{fmt}: {_counted(self.one_sided, 'sentence')} without a counterpart (1-0 or 0-1 links) "
+                         f"left out; {'TMX holds' if fmt == 'tmx' else 'Moses files hold'} translation pairs only")
+        if self.duplicates:
+            found.append(f"tmx: {_counted(self.duplicates, 'pair')} that occurred before with the same texts "
+                         "left out (--keep-duplicates writes every one)")
+        return found
+
+    def as_dict(self) -> dict[str, int]:
+        return {"written": self.written, "one_sided_left_out": self.one_sided, "duplicates_left_out": self.duplicates,
+                "long_segments": self.long_segments, "removed_characters": self.removed_chars}
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) -> list[Path] | None:
@@ -187,14 +213,21 @@ def _prop_value(value) -> str:
     return str(value)
 
 
+def tuid(src: str, tgt: str) -> str:
+    """A unit's id from its two texts: the same pair gets the same id in every run and file."""
+    return hashlib.blake2b(f"{src}\x00{tgt}".encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
 def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options: ExportOptions,
                stats: ExportStats) -> None:
     from lxml import etree
 
     src_locale, tgt_locale = options.locales()
+    now = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    written: dict[str, int] = {}  # tuid -> times written
     header = etree.Element("header", {
         "creationtool": "aligner", "creationtoolversion": __version__,
-        "creationdate": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "creationdate": now,
         "segtype": "sentence", "o-tmf": "aligner", "adminlang": "en-US",
         "srclang": src_locale, "datatype": "plaintext"})
     if options.signature:
@@ -211,12 +244,24 @@ def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options:
                     if not record["src"] or not record["tgt"]:
                         stats.one_sided += 1
                         continue
+                    unit_id = tuid(record["src"], record["tgt"])
+                    times = written.get(unit_id, 0)
+                    written[unit_id] = times + 1
+                    if times and not options.keep_duplicates:
+                        stats.duplicates += 1
+                        continue
                     stats.written += 1
-                    unit = etree.Element("tu", tuid=str(stats.written))
+                    fields = dict(record)
+                    if max(len(record["src"]), len(record["tgt"])) > LONG_SEGMENT_CHARS:
+                        stats.long_segments += 1
+                        flags = list(fields.get("flags") or [])
+                        fields["flags"] = flags if "long_segment" in flags else [*flags, "long_segment"]
+                    unit = etree.Element("tu", tuid=f"{unit_id}-{times + 1}" if times else unit_id,
+                                         creationdate=now, changedate=now)
                     for key, prop_type in _TMX_PROPS:
-                        if record.get(key) not in (None, "", []):
+                        if fields.get(key) not in (None, "", []):
                             prop = etree.SubElement(unit, "prop", type=prop_type)
-                            prop.text = _xml_text(_prop_value(record[key]), stats)
+                            prop.text = _xml_text(_prop_value(fields[key]), stats)
                     for locale, text in ((src_locale, record["src"]), (tgt_locale, record["tgt"])):
                         variant = etree.SubElement(unit, "tuv", {_XML_LANG: locale})
                         etree.SubElement(variant, "seg").text = _xml_text(text, stats)

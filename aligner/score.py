@@ -218,6 +218,7 @@ _CYRILLIC_LANGUAGES = {"ru", "uk", "be", "bg", "sr", "mk", "kk"}
 _BOILERPLATE = {"читать полностью", "подробнее", "читать далее", "les mer", "les hele saken", "read in full",
                 "read more", "подписывайтесь", "view in telegram", "please open telegram to view this post"}
 LENGTH_OUTLIER = math.log(2.0)  # |log length ratio - the document's typical one| above this
+LONG_SEGMENT_CHARS = 2000  # Trados refuses a TMX segment longer than this
 
 
 def number_masks(texts: list[str]) -> np.ndarray:
@@ -267,7 +268,8 @@ def log_length_ratio(src: str, tgt: str) -> float:
 
 def link_flags(src: str, tgt: str, src_lang: str, tgt_lang: str, typical_log_ratio: float,
                merged: bool) -> list[str]:
-    """`number_mismatch`, `untranslated`, `length_outlier`, `boilerplate`, `merged` (n-m link)."""
+    """`number_mismatch`, `untranslated`, `length_outlier`, `boilerplate`, `merged` (n-m link),
+    `long_segment` (a side over LONG_SEGMENT_CHARS)."""
     flags = []
     if src and tgt:
         if numbers(src) != numbers(tgt):
@@ -285,6 +287,8 @@ def link_flags(src: str, tgt: str, src_lang: str, tgt_lang: str, typical_log_rat
         flags.append("boilerplate")
     if merged:
         flags.append("merged")
+    if max(len(src), len(tgt)) > LONG_SEGMENT_CHARS:
+        flags.append("long_segment")
     return flags
 
 

@@ -151,6 +151,9 @@ def test_seed_channel_gives_exactly_the_three_pairs(tmp_path, kind):
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
     tmx_text = (outdir / "corpus.tmx").read_text(encoding="utf-8")
     assert f'<prop type="x-signature">{summary["signature"]}</prop>' in tmx_text
+    assert tmx_text.count("<seg>🔗 Читать полностью</seg>") == 1  # the boilerplate of two posts, once
+    assert summary["exported"]["tmx"]["duplicates_left_out"] == 1
+    assert "tmx: 1 pair that occurred before with the same texts left out" in result.output
     assert sorted(p.name for p in outdir.iterdir()) == ["corpus.jsonl", "corpus.tmx", "corpus.tsv", "pairs.jsonl",
                                                         "summary.json", "unpaired.jsonl"]
     unpaired = [json.loads(line) for line in (outdir / "unpaired.jsonl").read_text(encoding="utf-8").splitlines()]

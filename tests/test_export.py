@@ -4,6 +4,7 @@ line, TSV and JSONL; `aligner convert`; atomic writing and --force."""
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ TMX14_DTD = """
 <!ELEMENT prop (#PCDATA)>
 <!ATTLIST prop type CDATA #REQUIRED>
 <!ELEMENT tu ((note|prop)*, tuv+)>
-<!ATTLIST tu tuid CDATA #IMPLIED>
+<!ATTLIST tu tuid CDATA #IMPLIED creationdate CDATA #IMPLIED changedate CDATA #IMPLIED>
 <!ELEMENT tuv ((note|prop)*, seg)>
 <!ATTLIST tuv xml:lang CDATA #REQUIRED>
 <!ELEMENT seg (#PCDATA)>
@@ -145,7 +146,7 @@ def test_hypomnema_reads_back_exactly_our_pairs_and_props(tmx_file):
     assert last["props"] == {"x-score": "0.5000", "x-similarity": "0.6100", "x-link-type": "1-2",
                              "x-src-ids": "29", "x-tgt-ids": "29,30", "x-src-post-id": "1412",
                              "x-tgt-post-id": "1413", "x-date": "2025-12-23T10:15:00"}
-    assert [u["tuid"] for u in read["units"]] == [str(i) for i in range(1, len(pairs) + 1)]
+    assert [u["tuid"] for u in read["units"]] == [tu.get("tuid") for tu in etree.parse(path).iter("tu")]
 
 
 def test_tmx_locales_are_changeable_and_never_bare_no(tmp_path):
@@ -156,6 +157,69 @@ def test_tmx_locales_are_changeable_and_never_bare_no(tmp_path):
     export_links(seed_records(), path, "tmx", ExportOptions("ru", "nb", "ru", "nb"), force=True)
     langs = {tuv.get("{http://www.w3.org/XML/1998/namespace}lang") for tuv in etree.parse(path).iter("tuv")}
     assert langs == {"ru-RU", "nb-NO"}
+
+
+def tmx_units(path):
+    """(tuid, creationdate, changedate, src, tgt, props) of every unit, as lxml reads them."""
+    units = []
+    for tu in etree.parse(path).iter("tu"):
+        src, tgt = (seg.text for seg in tu.iter("seg"))
+        units.append((tu.get("tuid"), tu.get("creationdate"), tu.get("changedate"), src, tgt,
+                      {prop.get("type"): prop.text for prop in tu.iter("prop")}))
+    return units
+
+
+def test_every_unit_has_tmx_dates_and_an_id_its_texts_fix(tmp_path, monkeypatch):
+    records = seed_records()
+    export_links(records, tmp_path / "a.tmx", "tmx")
+    export_links(list(reversed(records)), tmp_path / "b.tmx", "tmx")  # another order, another run
+    first, second = tmx_units(tmp_path / "a.tmx"), tmx_units(tmp_path / "b.tmx")
+    assert len(first) == len(expected_pairs(records))
+    assert all(re.fullmatch(r"\d{8}T\d{6}Z", unit[1]) and unit[2] == unit[1] for unit in first + second)
+    ids = {unit[0]: unit[3:5] for unit in first}
+    assert len(ids) == len(first)  # unique
+    assert {unit[0]: unit[3:5] for unit in second} == ids  # the same pair keeps its id
+
+
+BOILERPLATE_LINK = {"src_ids": [5], "tgt_ids": [5], "type": "1-1", "score": 0.97, "similarity": 0.93,
+                    "src": "🔗 Читать полностью", "tgt": "🔗 Les mer"}
+
+
+def test_a_pair_repeated_with_the_same_texts_is_written_once_unless_asked(tmp_path):
+    records = seed_records()  # the post ends with the link below
+    assert [(r["src"], r["tgt"]) for r in records].count((BOILERPLATE_LINK["src"], BOILERPLATE_LINK["tgt"])) == 1
+    records += [BOILERPLATE_LINK, dict(BOILERPLATE_LINK, tgt="🔗 Les hele saken")]
+    stats = export_links(records, tmp_path / "once.tmx", "tmx")
+    units = tmx_units(tmp_path / "once.tmx")
+    assert stats.duplicates == 1 and stats.written == len(units) == len(expected_pairs(records)) - 1
+    assert [unit[3:5] for unit in units].count(("🔗 Читать полностью", "🔗 Les mer")) == 1
+    assert stats.notes("tmx") == ["tmx: 2 sentences without a counterpart (1-0 or 0-1 links) left out; "
+                                  "TMX holds translation pairs only",
+                                  "tmx: 1 pair that occurred before with the same texts left out "
+                                  "(--keep-duplicates writes every one)"]
+    stats = export_links(records, tmp_path / "all.tmx", "tmx", ExportOptions(keep_duplicates=True))
+    units = tmx_units(tmp_path / "all.tmx")
+    assert stats.duplicates == 0 and len(units) == len(expected_pairs(records))
+    repeated = [unit[0] for unit in units if unit[3:5] == ("🔗 Читать полностью", "🔗 Les mer")]
+    assert repeated[1] == repeated[0] + "-2" and len({unit[0] for unit in units}) == len(units)
+    assert etree.DTD(io.StringIO(TMX14_DTD)).validate(etree.parse(tmp_path / "all.tmx"))
+
+
+def test_a_segment_trados_would_refuse_is_flagged_and_warned_of(tmp_path):
+    from aligner.score import link_flags
+
+    long_src = " ".join(["Министр иностранных дел провёл переговоры с коллегой."] * 40)
+    long_tgt = " ".join(["Utenriksministeren hadde samtaler med sin kollega."] * 40)
+    assert len(long_src) > 2000 and len(long_tgt) < 2100
+    assert "long_segment" in link_flags(long_src, long_tgt, "ru", "nb", 0.0, merged=False)
+    assert "long_segment" not in link_flags(long_src[:1990], long_tgt[:1990], "ru", "nb", 0.0, merged=False)
+    records = seed_records() + [{"src_ids": [40], "tgt_ids": [40], "type": "1-1", "score": 0.9, "similarity": 0.9,
+                                 "src": long_src, "tgt": long_tgt, "flags": ["merged"]}]
+    stats = export_links(records, tmp_path / "long.tmx", "tmx")
+    assert stats.long_segments == 1
+    assert any("over 2,000 characters" in warning and "long_segment" in warning for warning in stats.warnings("tmx"))
+    last = tmx_units(tmp_path / "long.tmx")[-1]
+    assert last[3] == long_src and last[5]["x-flags"] == "merged,long_segment"
 
 
 def test_moses_files_are_line_parallel(tmp_path):
@@ -196,7 +260,8 @@ def test_convert_filtered_jsonl_to_tmx(tmp_path):
     write_jsonl(tmp_path / "kept.jsonl", kept)
     result = run_cli("convert", tmp_path / "kept.jsonl", "-f", "tmx", "-o", tmp_path / "kept.tmx")
     assert result.exit_code == 0, result.output
-    assert "one-sided" in result.output  # the gold's skips are reported, not written
+    assert result.output.count("without a counterpart") == 1  # the gold's skips: said once, not written
+    assert "Warning" not in result.output
     store = tmx.tmxfile.parsefile(str(tmp_path / "kept.tmx"))
     assert [(u.source, u.target) for u in store.units] == expected_pairs(kept)
 
