@@ -252,7 +252,8 @@ def write_channel(result: ChannelResult, outdir: str | Path, formats: Iterable[s
             stream.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         if report:
             page = build_report(result.links, title=f"Channel corpus: {Path(outdir).name}",
-                                signature=str(result.signature), extra=channel_facts(result.stats))
+                                signature=str(result.signature), extra=channel_facts(result.stats),
+                                unpaired=result.unpaired)
             with atomic_output(folder / "report.html", force=True) as stream:
                 stream.write(page)
         names = sorted(path.name for path in folder.iterdir())

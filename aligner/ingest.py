@@ -164,47 +164,69 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def read_json_lines(path: str | Path) -> Iterator[tuple[str, dict]]:
+    """The objects of a JSONL file, one a line, streamed, each with where it was read (`FILE line
+    N`); `-` reads stdin. Blank lines are skipped; any other line that is not a JSON object, or
+    holds a lone surrogate escape, is an InputError."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    for number, raw in enumerate(_binary_lines(path), start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        where = f"{name} line {number}"
+        if b"\x00" in raw:
+            raise InputError(f"{where}: looks binary (contains NUL bytes), expected JSONL")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{where}: not valid UTF-8 at byte {exc.start} of the line") from None
+        if not line.strip():
+            continue
+        record = parse_json(line, where)
+        if not isinstance(record, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for key, value in record.items():
+            if isinstance(value, str) and _SURROGATE.search(value):
+                raise InputError(f"{where}: {key!r} holds a lone surrogate escape (\\ud800-\\udfff), which is not text")
+        yield where, record
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str)
+
+
 def read_link_records(path: str | Path) -> Iterator[dict]:
     """Link records from JSONL (`align -f jsonl`, `channel`'s corpus.jsonl), one a line, streamed;
     `-` reads stdin. Each needs `src_ids`, `tgt_ids` (lists of ints) and `src`, `tgt` (texts);
     `type` is derived when missing; other fields pass through. Blank lines are skipped."""
-    name = "<stdin>" if str(path) == "-" else str(path)
     count = 0
-    for number, raw in enumerate(_binary_lines(path), start=1):
-        if number == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        if b"\x00" in raw:
-            raise InputError(f"{name} line {number}: looks binary (contains NUL bytes), expected JSONL")
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name} line {number}: not valid UTF-8 at byte {exc.start} of the line") from None
-        if not line.strip():
-            continue
-        record = parse_json(line, f"{name} line {number}")
-        if not isinstance(record, dict):
-            raise InputError(f"{name} line {number}: expected a JSON object, got {type(record).__name__}")
+    for where, record in read_json_lines(path):
         for key, valid, what in (("src_ids", _ids, "a list of integers"), ("tgt_ids", _ids, "a list of integers"),
-                                 ("src", lambda v: isinstance(v, str), "a string"),
-                                 ("tgt", lambda v: isinstance(v, str), "a string")):
+                                 ("src", _is_text, "a string"), ("tgt", _is_text, "a string")):
             if key not in record:
-                raise InputError(f"{name} line {number}: no {key!r} field")
+                raise InputError(f"{where}: no {key!r} field")
             if not valid(record[key]):
-                raise InputError(f"{name} line {number}: {key!r} must be {what}")
+                raise InputError(f"{where}: {key!r} must be {what}")
         for key in ("score", "similarity"):
             if record.get(key) is not None and not _number(record[key]):
-                raise InputError(f"{name} line {number}: {key!r} must be a number")
+                raise InputError(f"{where}: {key!r} must be a number")
         if not isinstance(record.get("type", ""), str):
-            raise InputError(f"{name} line {number}: 'type' must be a string such as \"1-1\"")
-        for key, value in record.items():
-            if isinstance(value, str) and _SURROGATE.search(value):
-                raise InputError(f"{name} line {number}: {key!r} holds a lone surrogate escape "
-                                 "(\\ud800-\\udfff), which is not text")
+            raise InputError(f"{where}: 'type' must be a string such as \"1-1\"")
         record.setdefault("type", f"{len(record['src_ids'])}-{len(record['tgt_ids'])}")
         count += 1
         yield record
     if not count:
-        raise InputError(f"{name}: holds no links")
+        raise InputError(f"{'<stdin>' if str(path) == '-' else path}: holds no links")
+
+
+def read_unpaired_posts(path: str | Path) -> list[dict]:
+    """The records of a channel's unpaired.jsonl; each needs `reason` and `text` (strings)."""
+    posts = []
+    for where, record in read_json_lines(path):
+        for key in ("reason", "text"):
+            if not _is_text(record.get(key)):
+                raise InputError(f"{where}: {key!r} must be a string (not an unpaired post aligner wrote)")
+        posts.append(record)
+    return posts
 
 
 # ---- Telegram channels: Desktop JSON export, Desktop HTML export, text dump of the web view ----

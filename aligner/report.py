@@ -1,6 +1,7 @@
 """A self-contained HTML report of an alignment: summary, plots (inline SVG from matplotlib),
-optional scores against gold, and a side-by-side table of links that can be sorted and filtered
-(a small inline script). No external resources: it opens offline."""
+optional scores against gold, a side-by-side table of links that can be sorted and filtered
+(a small inline script) with a legend of its colours, and for a channel the posts left unpaired
+with their reasons. No external resources: it opens offline."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
 from .files import atomic_output
-from .ingest import parse_json, read_link_records, read_text
+from .ingest import parse_json, read_link_records, read_text, read_unpaired_posts
 from .version import __version__
 
 # Rows drawn at once in the table; filtering and sorting work on every link.
 TABLE_ROWS = 2000
+UNPAIRED_OPENING_CHARS = 300  # of an unpaired post's text shown before "more"
 
 
 def link_marks(records: Sequence[Mapping[str, Any]], gold: list[tuple[tuple, tuple]]) -> list[str]:
@@ -125,10 +127,12 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
                  title: str | None = None, force: bool = False) -> None:
     """Read RESULT (a JSONL file of links, or a channel OUTDIR) and write the report atomically."""
     result = Path(result)
-    signature, extra = None, {}
+    signature, extra, unpaired = None, {}, None
     source = result
     if result.is_dir():
         source = result / "corpus.jsonl"
+        if (result / "unpaired.jsonl").is_file():
+            unpaired = read_unpaired_posts(result / "unpaired.jsonl")
         summary_path = result / "summary.json"
         if summary_path.is_file():
             summary = parse_json(read_text(summary_path), str(summary_path))
@@ -141,7 +145,7 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
     if gold_links is not None and len({(r.get("src_post_id"), r.get("tgt_post_id")) for r in records}) > 1:
         raise UsageError(f"{result}: --gold needs a single-document result; this one holds several post pairs")
     page = build_report(records, title=title or f"Alignment report: {result.name}", gold=gold_links,
-                        signature=signature, extra=extra)
+                        signature=signature, extra=extra, unpaired=unpaired)
     with atomic_output(output, force=force) as stream:
         stream.write(page)
 
@@ -150,10 +154,48 @@ def _json_for_script(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+def _candidate(best: Any) -> str:
+    """`nb 231, confidence 0.18` from an unpaired post's best candidate."""
+    if not isinstance(best, Mapping):
+        return ""
+    parts = [f"{key.removesuffix('_id')} {value}" for key, value in best.items() if key.endswith("_id")]
+    if _is_number(best.get("confidence")):
+        parts.append(f"confidence {best['confidence']:.2f}")
+    return ", ".join(parts)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def unpaired_section(posts: Sequence[Mapping[str, Any]]) -> str:
+    """The posts left out of the corpus, rarest reason first (the common ones, such as English
+    forwards, are expected), each with its opening and the rest behind "more"."""
+    reasons = Counter(post["reason"] for post in posts)
+    ordered = sorted(posts, key=lambda post: (reasons[post["reason"]], post["reason"]))
+    rows = []
+    for post in ordered:
+        text = post["text"]
+        shown = html.escape(text[:UNPAIRED_OPENING_CHARS])
+        if len(text) > UNPAIRED_OPENING_CHARS:
+            shown = (f"<details><summary>{shown}…</summary>{html.escape(text[UNPAIRED_OPENING_CHARS:])}"
+                     "</details>")
+        cells = [post.get("id"), post.get("date"), post.get("lang"), post["reason"], _candidate(post.get("best_candidate"))]
+        rows.append("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in cells)
+                    + f'<td class="text">{shown}</td></tr>')
+    counts = "; ".join(f"{n} {html.escape(reason)}" for reason, n in reasons.most_common())
+    return (f'<section id="unpaired"><h2>Unpaired posts</h2><p>{len(posts)} posts are not in the corpus: {counts}.</p>'
+            '<table class="unpaired"><thead><tr><th>post</th><th>date</th><th>language</th><th>reason</th>'
+            f'<th>best candidate</th><th>text</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
+            if posts else "")
+
+
 def build_report(records: Sequence[Mapping[str, Any]], *, title: str = "Alignment report", gold=None,
-                 signature: str | None = None, extra: dict | None = None) -> str:
+                 signature: str | None = None, extra: dict | None = None,
+                 unpaired: Sequence[Mapping[str, Any]] | None = None) -> str:
     """The report as one HTML string. `gold` is a list of (src ids, tgt ids) for a single document;
-    `extra` adds lines to the summary (e.g. the channel's posts and pairs)."""
+    `extra` adds lines to the summary (e.g. the channel's posts and pairs); `unpaired` are a
+    channel's unpaired posts."""
     marks = link_marks(records, gold) if gold is not None else None
     summary = summarize(records)
     figures = plots(records, marks)
@@ -194,10 +236,13 @@ def build_report(records: Sequence[Mapping[str, Any]], *, title: str = "Alignmen
     figures_html = "".join(f'<figure class="plot" data-plot="{html.escape(name)}">{svg}</figure>'
                            for name, svg in figures.items())
     mark_header = "<th data-key=\"mark\">gold</th>" if marks else ""
+    mark_legend = ('; gold: <span class="mark-right">right</span>, <span class="mark-partial">partial</span>, '
+                   '<span class="mark-wrong">wrong</span>' if marks else "")
     with_posts = any(row["post"] for row in rows)
     return _PAGE.format(
         title=html.escape(title), version=__version__, signature=html.escape(signature or ""),
-        facts=facts_html, scores=scores_html, figures=figures_html, mark_header=mark_header,
+        facts=facts_html, scores=scores_html, figures=figures_html, mark_header=mark_header, mark_legend=mark_legend,
+        unpaired=unpaired_section(unpaired or []),
         mark_col='<col class="mark">' if marks else "",
         post_col='<col class="post">' if with_posts else "",
         post_header='<th data-key="post">posts</th>' if with_posts else "",
@@ -213,7 +258,14 @@ table.scores td{padding:0 .8em;font-variant-numeric:tabular-nums}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plot{margin:0}.plot svg{max-width:100%;height:auto}
 .controls{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.5em 0}
 #links{border-collapse:collapse;width:100%;table-layout:fixed}
-#links th{position:sticky;top:0;background:#eee;cursor:pointer;text-align:left;padding:4px;user-select:none}
+#links th{position:sticky;top:0;background:#eee;text-align:left;padding:4px;user-select:none}
+#links th[data-key]{cursor:pointer}#links th[data-key]:hover{background:#ddd}
+#links th[aria-sort=ascending]::after{content:" ▲"}#links th[aria-sort=descending]::after{content:" ▼"}
+.legend{color:#444;margin:.3em 0}.swatch{display:inline-block;width:1.6em;height:1em;vertical-align:middle}
+table.unpaired{border-collapse:collapse;width:100%}
+table.unpaired th{text-align:left;background:#eee;padding:4px}
+table.unpaired td{border-top:1px solid #ddd;padding:4px;vertical-align:top}
+table.unpaired td.text{white-space:pre-wrap;overflow-wrap:anywhere}
 #links td{border-top:1px solid #ddd;padding:4px;vertical-align:top;overflow-wrap:anywhere;white-space:pre-wrap}
 #links col.num{width:4em}#links col.ids{width:5.5em}#links col.type{width:3.5em}#links col.score{width:4.5em}
 #links col.flags{width:8em}#links col.post{width:7em}#links col.mark{width:4.5em}
@@ -238,7 +290,21 @@ function cell(text, cls) {
   td.textContent = text;
   return td;
 }
+function legend() {
+  const scale = document.getElementById('score-scale');
+  for (let i = 0; i <= 10; i++) {
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = colour(i / 10);
+    swatch.title = (i / 10).toFixed(1);
+    scale.appendChild(swatch);
+  }
+}
 function render() {
+  document.querySelectorAll('#links th[data-key]').forEach(th => {
+    if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort');
+  });
   const min = Number(document.getElementById('min-score').value);
   const max = Number(document.getElementById('max-score').value);
   const query = document.getElementById('search').value.toLowerCase();
@@ -287,6 +353,7 @@ document.querySelectorAll('#links th[data-key]').forEach(th => th.addEventListen
 for (const id of ['min-score', 'max-score', 'search', 'flagged']) {
   document.getElementById(id).addEventListener('input', render);
 }
+legend();
 render();
 """
 
@@ -313,6 +380,8 @@ _PAGE = """<!DOCTYPE html>
 <label><input id="flagged" type="checkbox"> only flagged or wrong</label>
 <span id="shown"></span>
 </div>
+<p class="legend">Row colour is the score: 0 <span id="score-scale"></span> 1; no colour: no score{mark_legend}.
+Click a column's name to sort by it (again to reverse).</p>
 <table id="links" data-limit="{limit}">
 <colgroup><col class="num">{post_col}<col class="ids"><col class="ids"><col class="type"><col class="score"><col class="flags">{mark_col}<col><col></colgroup>
 <thead><tr><th data-key="n">#</th>{post_header}<th data-key="s">src</th><th data-key="t">tgt</th><th data-key="type">type</th>
@@ -320,6 +389,7 @@ _PAGE = """<!DOCTYPE html>
 <tbody></tbody>
 </table>
 </section>
+{unpaired}
 <script type="application/json" id="link-data">{data}</script>
 <script>{script}</script>
 </body>

@@ -2,6 +2,7 @@
 OUTDIR, and errors. The exports are built from seed 000 by tests/make_telegram_fixtures.py."""
 
 import json
+import re
 
 import make_telegram_fixtures
 import numpy as np
@@ -270,3 +271,14 @@ def test_interrupted_writing_leaves_no_partial_outdir(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="No space left"):
         write_channel(result, tmp_path / "out", ["tmx"], ExportOptions())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_channel_report_lists_the_unpaired_posts_with_their_reasons(tmp_path):
+    result = run_cli("channel", SEED, "-o", tmp_path / "corpus", "--report", "-q")
+    assert result.exit_code == 0 and result.output == ""
+    page = (tmp_path / "corpus" / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="unpaired">'):]
+    assert "9 posts are not in the corpus: 8 English: not part of the corpus; 1 no Norwegian version found." in section
+    first = re.search(r"<tbody><tr>(.*?)</tr>", section, re.S).group(1)
+    assert "no Norwegian version found" in first and "🎄Накануне Нового года" in first

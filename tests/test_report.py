@@ -10,8 +10,10 @@ import shutil
 import pytest
 from test_export import seed_records
 
+from aligner.channel import route_posts, unpaired_record
+from aligner.ingest import read_channel
 from aligner.report import build_report, link_marks, summarize
-from helpers import one_line_error, run_cli
+from helpers import SEED, one_line_error, run_cli
 
 
 def test_marks_against_gold():
@@ -39,6 +41,52 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
     rows = json.loads(data)
     assert rows[-1]["src"].startswith("Пресс-релиз «A & B» <срочно>")
     assert "</script" not in data
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def channel_result(folder):
+    """A channel OUTDIR as `aligner channel` leaves it: the seed's links, and as unpaired its eight
+    English forwards (routed for real) and the Barentsburg post that found no Norwegian version."""
+    posts = read_channel(SEED)
+    unpaired = route_posts(posts).unpaired
+    barentsburg = next(post for post in posts if post.text.startswith("🎄Накануне Нового года"))
+    unpaired.append(unpaired_record(barentsburg, "ru", "no Norwegian version found",
+                                    best_candidate={"confidence": 0.1796, "nb_id": 231}))
+    folder.mkdir()
+    write_jsonl(folder / "corpus.jsonl", seed_records())
+    write_jsonl(folder / "unpaired.jsonl", unpaired)
+    summary = {"signature": "aligner-test|ru-nb", "posts": 14, "pairs": 3, "unpaired": len(unpaired)}
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return unpaired
+
+
+def test_report_of_a_channel_lists_its_unpaired_posts_rarest_reason_first(tmp_path):
+    unpaired = channel_result(tmp_path / "corpus")
+    assert len(unpaired) == 9 and sum(post["lang"] == "en" for post in unpaired) == 8
+    result = run_cli("report", tmp_path / "corpus", "-o", tmp_path / "report.html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="unpaired">'):]
+    assert "9 posts are not in the corpus: 8 English: not part of the corpus; 1 no Norwegian version found." in section
+    rows = re.findall(r"<tr><td>(.*?)</td><td>.*?</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", section)
+    assert len(rows) == 9
+    assert rows[0] == ("206", "ru", "no Norwegian version found", "nb 231, confidence 0.18")
+    assert {row[2] for row in rows[1:]} == {"English: not part of the corpus"}
+    assert section.count("<details>") == sum(len(post["text"]) > 300 for post in unpaired) > 0
+    assert "Russia’s defence and security;" in section  # the rest of a long post, behind "more"
+
+
+def test_report_of_links_alone_has_no_unpaired_section_and_a_bad_one_is_an_error(tmp_path):
+    page = build_report(seed_records())
+    assert 'id="unpaired"' not in page and 'id="score-scale"' in page
+    channel_result(tmp_path / "corpus")
+    (tmp_path / "corpus" / "unpaired.jsonl").write_text('{"id": 1, "reason": 7, "text": "x"}\n', encoding="utf-8")
+    one_line_error(run_cli("report", tmp_path / "corpus", "-o", tmp_path / "r.html"), 2,
+                   "unpaired.jsonl line 1: 'reason' must be a string")
+    assert not (tmp_path / "r.html").exists()
 
 
 def browser_or_skip():
@@ -74,9 +122,20 @@ def open_in_browser(path, chromium, screenshot):
         page.fill("#min-score", "0.95")
         facts["rows_above_095"] = page.locator("#links tbody tr").count()
         page.fill("#min-score", "0")
+        sorted_by = 'return [...document.querySelectorAll("#links th[aria-sort]")].map(th => ' \
+                    '[th.dataset.key, th.getAttribute("aria-sort"), getComputedStyle(th, "::after").content])'
+        facts["sorted_at_start"] = page.evaluate(f"() => {{ {sorted_by} }}")
         page.click('th[data-key="score"]')
+        facts["sorted_after_click"] = page.evaluate(f"() => {{ {sorted_by} }}")
         score_column = 1 + [t.strip() for t in page.locator("#links thead th").all_inner_texts()].index("score")
         facts["first_score_sorted"] = page.locator(f"#links tbody tr td:nth-child({score_column})").first.inner_text()
+        page.click('th[data-key="score"]')
+        facts["sorted_after_second_click"] = page.evaluate(f"() => {{ {sorted_by} }}")
+        facts["first_score_reversed"] = page.locator(f"#links tbody tr td:nth-child({score_column})").first.inner_text()
+        facts["swatches"] = page.evaluate('() => [...document.querySelectorAll("#score-scale .swatch")]'
+                                          '.map(s => getComputedStyle(s).backgroundColor)')
+        facts["legend"] = page.locator("p.legend").inner_text()
+        facts["unpaired_rows"] = page.locator("#unpaired tbody tr").count()
         page.fill("#search", "Пресс-релиз")
         facts["rows_search"] = page.locator("#links tbody tr").count()
         browser.close()
@@ -105,6 +164,12 @@ def test_report_in_headless_chromium(tmp_path):
     expected_high = sum(1 for r in records if r["score"] >= 0.95)
     assert facts["rows_above_095"] == expected_high < len(records)
     assert facts["first_score_sorted"] == f"{min(r['score'] for r in records):.3f}"
+    assert facts["first_score_reversed"] == f"{max(r['score'] for r in records):.3f}"
+    assert facts["sorted_at_start"] == [["n", "ascending", '" ▲"']]  # the arrow is on the sorted column only
+    assert facts["sorted_after_click"] == [["score", "ascending", '" ▲"']]
+    assert facts["sorted_after_second_click"] == [["score", "descending", '" ▼"']]
+    assert len(facts["swatches"]) == 11 and len(set(facts["swatches"])) == 11  # 0, 0.1, ... 1, each its colour
+    assert facts["legend"].startswith("Row colour is the score: 0") and "no colour: no score" in facts["legend"]
     assert facts["rows_search"] == 1
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
@@ -126,6 +191,15 @@ def test_report_with_gold_in_browser(tmp_path):
     facts, errors = open_in_browser(tmp_path / "report.html", chromium, tmp_path / "gold.png")
     assert errors == [] and facts["plots"] == 4
     assert facts["gold_marks"] == len(records) - 2
+    assert "gold: right, partial, wrong" in facts["legend"]
+
+
+def test_channel_report_in_browser_shows_the_unpaired_posts(tmp_path):
+    chromium = browser_or_skip()
+    channel_result(tmp_path / "corpus")
+    assert run_cli("report", tmp_path / "corpus", "-o", tmp_path / "report.html").exit_code == 0
+    facts, errors = open_in_browser(tmp_path / "report.html", chromium, tmp_path / "channel.png")
+    assert errors == [] and facts["unpaired_rows"] == 9
 
 
 def test_report_errors(tmp_path):
