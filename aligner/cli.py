@@ -31,7 +31,7 @@ from .embed import (
     model_descriptions,
 )
 from .errors import INTERRUPTED, AlignerError, InputError, NothingToAlignError, OutputError, UsageError
-from .evaluate import auroc, calibration_error, read_alignment, score
+from .evaluate import ERROR_CLASSES, auroc, calibration_error, link_errors, read_alignment, score
 from .export import FORMATS, ExportOptions, export_links, output_paths
 from .files import atomic_output, check_directory, check_outputs
 from .ingest import read_channel, read_link_records, read_text
@@ -417,17 +417,30 @@ def report(result, output, gold, title, force):
 @main.command(name="eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-def evaluate(files, as_json):
+@click.option("--errors", "with_errors", is_flag=True,
+              help="Also count the wrong links by kind (spurious skip, piece of a gold block, ...).")
+@click.option("--show", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --errors: print up to this many examples of each kind.")
+@click.option("--texts", nargs=2, type=click.Path(dir_okay=False), metavar="SRC TGT",
+              help="With --show: the sentences, one a line, of a single GOLD TEST pair's two sides.")
+def evaluate(files, as_json, with_errors, show, texts):
     """Score alignments against gold: GOLD TEST [GOLD TEST ...], in Vecalign format (TEST also as
     aligner's JSONL or TSV)."""
     if len(files) % 2:
         raise click.UsageError("give GOLD TEST pairs: an even number of files")
     with user_errors():
+        if texts and len(files) != 2:
+            raise UsageError("--texts goes with a single GOLD TEST pair")
         golds = [read_alignment(path) for path in files[0::2]]
         tests = [read_alignment(path, monotonic=True) for path in files[1::2]]
+        sentences = [read_text(path).splitlines() for path in texts] if texts else None
     result = score(golds, tests)
+    errors = [(path, error) for gold, test, path in zip(golds, tests, files[1::2], strict=True)
+              for error in link_errors(gold, test)] if with_errors else []
+    counts = Counter(error.kind for _, error in errors)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json.dumps({**result.as_dict(), **({"errors": {kind: counts[kind] for kind in ERROR_CLASSES}}
+                                                       if with_errors else {})}, indent=2))
         return
     click.echo(f"{'':10}{'strict':>8}{'lax':>8}")
     for name in ("precision", "recall", "f1"):
@@ -435,6 +448,32 @@ def evaluate(files, as_json):
         click.echo(f"{name:10}{strict:8.4f}{lax:8.4f}")
     click.echo(f"{result.documents} document(s), {result.gold_links} gold links, "
                f"{result.test_links} test links")
+    if with_errors:
+        click.echo(f"\n{len(errors)} test links are not gold links:")
+        for kind, meaning in ERROR_CLASSES.items():
+            click.echo(f"{counts[kind]:6}  {kind:22} {meaning}")
+        for kind in ERROR_CLASSES:
+            examples = [(path, error) for path, error in errors if error.kind == kind][:show]
+            if examples:
+                click.echo(f"\n{kind}:")
+            for path, error in examples:
+                click.echo(error_example(path if len(files) > 2 else None, error, sentences))
+
+
+def error_example(path, error, sentences) -> str:
+    """A wrong link, the gold links around it and, given the sentences, their texts."""
+    def ids(link):
+        return f"[{','.join(map(str, link[0]))}]:[{','.join(map(str, link[1]))}]"
+
+    lines = [f"  {path + ': ' if path else ''}test {ids(error.link)}   gold "
+             + (", ".join(ids(link) for link in error.gold) or "none")]
+    if sentences:
+        for side, name in ((0, "src"), (1, "tgt")):
+            shown = sorted({i for link in (error.link, *error.gold) for i in link[side]})
+            for i in shown:
+                text = sentences[side][i] if i < len(sentences[side]) else "(no such line)"
+                lines.append(f"    {name} {i:>5} {'*' if i in error.link[side] else ' '} {text}")
+    return "\n".join(lines)
 
 
 @main.command()

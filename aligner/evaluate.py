@@ -195,6 +195,53 @@ def link_labels(links: Sequence[Mapping[str, Any]], gold: Alignment) -> list[tup
     return out
 
 
+# Why a predicted link is not a gold link, in the order they are tested.
+ERROR_CLASSES = {
+    "spurious skip": "a 1-0/0-1 for a sentence the gold links to something",
+    "absorbed skip": "a sentence the gold leaves unaligned, put into a pair",
+    "piece of a gold block": "part of one gold n-m link, found as a link of its own",
+    "gold links merged": "whole gold links glued into one (a gold 1-1 inside a merge, ...)",
+    "boundary shift": "overlaps a gold link but crosses its boundary",
+    "misplaced": "shares no source-and-target sentence pair with any gold link",
+}
+
+
+@dataclass(frozen=True)
+class LinkError:
+    kind: str  # a key of ERROR_CLASSES
+    link: tuple[tuple[int, ...], tuple[int, ...]]
+    gold: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # the gold links holding its sentences
+
+
+def link_errors(gold: Alignment, test: Alignment) -> list[LinkError]:
+    """Every predicted link that is not a gold link, classified (ERROR_CLASSES), in TEST's order."""
+    gold_links = [(tuple(s), tuple(t)) for s, t in gold if s or t]
+    exact = set(gold_links)
+    src_home = {s: link for link in gold_links for s in link[0]}
+    tgt_home = {t: link for link in gold_links for t in link[1]}
+    errors = []
+    for src, tgt in test:
+        link = (tuple(src), tuple(tgt))
+        if link in exact or not (src or tgt):
+            continue
+        homes = [src_home.get(s) for s in src] + [tgt_home.get(t) for t in tgt]
+        touched = tuple(dict.fromkeys(home for home in homes if home is not None))
+        if not src or not tgt:
+            kind = "spurious skip" if any(home[0] and home[1] for home in touched) else "gold links merged"
+        elif any(home is None or not (home[0] and home[1]) for home in homes):
+            kind = "absorbed skip"
+        elif len(touched) == 1:
+            kind = "piece of a gold block"
+        elif all(set(home[0]) <= set(src) and set(home[1]) <= set(tgt) for home in touched):
+            kind = "gold links merged"
+        elif any(src_home[s] == tgt_home[t] for s in src for t in tgt):
+            kind = "boundary shift"
+        else:
+            kind = "misplaced"
+        errors.append(LinkError(kind, link, touched))
+    return errors
+
+
 def replaced_units(texts: list[str], share: float, seed: int = 0) -> tuple[list[str], set[int]]:
     """A copy of one side with about `share` of its units replaced by unrelated ones (units from
     the far half of the same side), and the positions replaced: wrong links for calibration."""

@@ -295,3 +295,29 @@ def test_eval_refuses_overlapping_or_backward_links_and_reads_aligners_own_forma
     assert same_as_gold == json.loads(run_cli("eval", "--json", gold, gold).output)
     partial = json.loads(run_cli("eval", "--json", gold, tmp_path / "own.tsv").output)
     assert partial["test_links"] == 4 and partial["precision_strict"] == 0.75  # [3]:[] is wrong
+
+
+def test_eval_errors_counts_each_kind_and_shows_the_sentences(tmp_path):
+    from aligner.ingest import read_text
+    from aligner.pipeline import split_units
+
+    sides = [split_units(read_text(FIXTURES / f"izvestia.{lang}.txt"), lang, presplit=False).texts
+             for lang in ("ru", "nb")]
+    for name, texts in zip(("ru.txt", "nb.txt"), sides, strict=True):
+        (tmp_path / name).write_text("\n".join(texts) + "\n", encoding="utf-8")
+    gold = (FIXTURES / "izvestia.ru-nb.gold").read_text(encoding="utf-8").splitlines()
+    assert gold[1:3] == ["[1]:[1]", "[2]:[]"]  # "Ранее схожие заявления делались в Осло." has no translation
+    (tmp_path / "test.txt").write_text("\n".join([gold[0], "[1,2]:[1]", *gold[3:]]) + "\n", encoding="utf-8")
+    result = run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "test.txt", "--errors", "--show", "3",
+                     "--texts", tmp_path / "ru.txt", tmp_path / "nb.txt")
+    assert result.exit_code == 0, result.output
+    assert "1 test links are not gold links:" in result.output
+    assert "     1  absorbed skip" in result.output and "     0  spurious skip" in result.output
+    assert "test [1,2]:[1]   gold [1]:[1], [2]:[]" in result.output
+    assert "src     2 * Ранее схожие заявления делались в Осло." in result.output
+    as_json = json.loads(run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "test.txt", "--errors",
+                                 "--json").output)
+    assert as_json["errors"]["absorbed skip"] == 1 and sum(as_json["errors"].values()) == 1
+    one_line_error(run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "test.txt", tmp_path / "test.txt",
+                           tmp_path / "test.txt", "--texts", tmp_path / "ru.txt", tmp_path / "nb.txt"), 2,
+                   "single GOLD TEST pair")

@@ -50,3 +50,28 @@ def test_read_alignment_reports_the_bad_line(tmp_path):
     path.write_text("[0]:[0]\n[1]:[x]\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"gold:2"):
         read_alignment(path)
+
+
+def test_each_kind_of_wrong_link_on_a_hand_made_case():
+    from aligner.evaluate import link_errors
+
+    gold = [((0,), (0,)), ((1, 2), (1,)), ((3,), ()), ((4,), (2,)), ((5,), (3,)), ((6,), (4, 5)), ((7,), (6,)),
+            ((), (7,)), ((8,), (8,))]
+    test = [((0,), (0,)),  # right
+            ((1,), (1,)), ((2,), ()),  # a piece of the 2-1 block, and a spurious skip
+            ((3, 4), (2,)),  # absorbs the gold skip 3
+            ((5, 6), (3, 4, 5)),  # two whole gold links glued
+            ((7,), (6, 7)),  # absorbs the gold insertion 7
+            ((8,), (8,))]
+    kinds = [(error.kind, error.link) for error in link_errors(gold, test)]
+    assert kinds == [("piece of a gold block", ((1,), (1,))), ("spurious skip", ((2,), ())),
+                     ("absorbed skip", ((3, 4), (2,))), ("gold links merged", ((5, 6), (3, 4, 5))),
+                     ("absorbed skip", ((7,), (6, 7)))]
+    shifted = [((0,), (0,)), ((1, 2), ()), ((), (1,)), ((3,), ()), ((4, 5), (2,)), ((), (3,)), ((6, 7), (4, 5, 6)),
+               ((), (7,)), ((8,), (8,))]
+    by_link = {error.link: error for error in link_errors(gold, shifted)}
+    assert by_link[((4, 5), (2,))].kind == "boundary shift"  # gold [4]:[2] and [5]:[3] split differently
+    assert by_link[((6, 7), (4, 5, 6))].kind == "gold links merged"
+    assert by_link[((1, 2), ())].kind == "spurious skip" and by_link[((), (3,))].kind == "spurious skip"
+    misplaced = link_errors(gold, [((0,), (8,))])
+    assert [error.kind for error in misplaced] == ["misplaced"]
