@@ -35,7 +35,7 @@ the path is reported with.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +64,9 @@ class AlignParams:
     number_weight: float = 0.5  # times the share of numbers not shared, when both sides have some
     # Paths are weighted exp(-cost / T) for the links' posteriors; T small: only near-best paths count.
     posterior_temperature: float = 0.2
+    # A skip joins a neighbouring pair when, embedded exactly, the pair's spans match at least this
+    # much better with it (reattach_skips); None: never. Needs a span_similarity for align_vectors.
+    reattach_margin: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,18 @@ def link_types(max_merge: int) -> list[tuple[int, int]]:
     return types
 
 
+@dataclass(frozen=True)
+class ExactSpans:
+    """What the caller, who has the texts and the encoder, can tell about spans."""
+    similarity: Callable[[int, int, int, int], float]  # cos of exact embeddings of src[i:i+a], tgt[j:j+b]
+    movable: tuple[np.ndarray, np.ndarray]  # per side: units that hold a word, so joining them can show
+
+
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
                   params: AlignParams = AlignParams(), src_numbers: np.ndarray | None = None,
-                  tgt_numbers: np.ndarray | None = None) -> list[Link]:
-    """Align two sequences of L2-normalized sentence vectors; lengths are in characters."""
+                  tgt_numbers: np.ndarray | None = None, exact: ExactSpans | None = None) -> list[Link]:
+    """Align two sequences of L2-normalized sentence vectors; lengths are in characters. With
+    `exact`, skips next to a pair are checked against exact span embeddings (reattach_skips)."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
         return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
@@ -122,9 +133,50 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
     path = band.best_path()
+    if exact is not None and params.reattach_margin is not None:
+        path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
     posteriors = band.path_posteriors(path, params.posterior_temperature)
     del band  # the band's link costs are the largest array; the link measures need their room
     return _make_links(costs, path, posteriors)
+
+
+def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int,
+                   margin: float) -> list[tuple[int, int, int, int]]:
+    """The path with each skip (1-0 / 0-1) of a movable sentence joined to the neighbouring
+    pair it fits best, where the pair's two spans, embedded exactly with the sentence, are at
+    least `margin` more similar than without it. The search prices a merge from approximate span
+    vectors, and a fragment ("and demonstrated the excellent performance of the instruments,")
+    barely resembles the whole sentence it belongs to, so it is skipped; the joined text shows
+    whether it carries what the other side has. A sentence with no counterpart makes the span
+    less similar and stays a skip. A unit without a word (a stray letter) barely moves an
+    embedding, so its gain would be noise: it is not movable."""
+    movable, span_similarity = exact.movable, exact.similarity
+    path = list(path)
+    k = 0
+    while k < len(path):
+        i, a, j, b = path[k]
+        if a + b != 1 or not (movable[0][i] if a else movable[1][j]):
+            k += 1
+            continue
+        best: tuple[float, int, tuple[int, int, int, int]] | None = None
+        for neighbour in (k - 1, k + 1):
+            if not 0 <= neighbour < len(path):
+                continue
+            ni, na, nj, nb = path[neighbour]
+            if not (na and nb) or na + nb + 1 > max_merge:
+                continue
+            joined = (ni, na + a, nj, nb + b) if neighbour < k else (i, a + na, j, b + nb)
+            gain = span_similarity(*joined) - span_similarity(ni, na, nj, nb)
+            if gain >= margin and (best is None or gain > best[0]):
+                best = (gain, neighbour, joined)
+        if best is None:
+            k += 1
+            continue
+        _, neighbour, joined = best
+        path[neighbour] = joined
+        del path[k]
+        k = min(k, neighbour)  # the grown link may take the next skip too
+    return path
 
 
 # ---- The search: one band around the likely path, every link type in it ----

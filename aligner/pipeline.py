@@ -9,7 +9,7 @@ from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from .dp import AlignParams, Link, align_vectors
+from .dp import AlignParams, ExactSpans, Link, align_vectors
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import InputError
 from .language import language_mismatch, normalize_lang
@@ -47,6 +47,14 @@ def carries_content(text: str) -> bool:
     """Whether a unit holds a letter or a digit. One without (an empty line, punctuation, OCR
     debris, emoji alone) has nothing to translate: it is not embedded and is skipped for free."""
     return bool(_CONTENT.search(text))
+
+
+_WORD = re.compile(r"[^\W\d_]{2}")
+
+
+def word_masks(texts: list[str]) -> np.ndarray:
+    """Which units hold a word (two letters in a row), not only a stray letter or digits."""
+    return np.array([bool(_WORD.search(text)) for text in texts], dtype=bool)
 
 
 def _without_content(record: LinkRecord) -> bool:
@@ -167,8 +175,13 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     src_vectors, tgt_vectors = _unit_vectors(src.texts, store), _unit_vectors(tgt.texts, store)
     embed_seconds = time.perf_counter() - started
 
+    def span_similarity(i: int, a: int, j: int, b: int) -> float:
+        joined = store.embed([" ".join(src.texts[i:i + a]), " ".join(tgt.texts[j:j + b])])
+        return float(joined[0] @ joined[1])
+
+    exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)))
     found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
-                          params, number_masks(src.texts), number_masks(tgt.texts))
+                          params, number_masks(src.texts), number_masks(tgt.texts), exact)
 
     calibration = calibration or getattr(encoder, "calibration", None)
     links = [link_record(src, tgt, link, 0.0) for link in found]

@@ -31,18 +31,21 @@ def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def run_aligner(src: list[str], tgt: list[str], encoder, max_merge: int, **params) -> tuple[list, dict]:
+def run_aligner(src: list[str], tgt: list[str], encoder, max_merge: int, langs: tuple[str, str] = ("de", "fr"),
+                store: EmbeddingStore | None = None, **params) -> tuple[list, dict]:
+    """`store`: where vectors come from (a fresh one by default; one with a disk cache to reuse them)."""
     units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
-    result = align_units(*units, encoder, "de", "fr", AlignParams(max_merge=max_merge, **params),
-                         EmbeddingStore(encoder))
+    result = align_units(*units, encoder, *langs, AlignParams(max_merge=max_merge, **params),
+                         store or EmbeddingStore(encoder))
     links = [(tuple(link["src_ids"]), tuple(link["tgt_ids"])) for link in result.links]
     return links, result.stats
 
 
-def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int) -> tuple[list, dict]:
+def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int,
+                  store: EmbeddingStore | None = None) -> tuple[list, dict]:
     from sentalign import sentalign
 
-    store = EmbeddingStore(encoder)  # each distinct string embedded once, as for aligner
+    store = store or EmbeddingStore(encoder)  # each distinct string embedded once, as for aligner
     timing = {"embed": 0.0}
 
     def encode(texts):
@@ -55,7 +58,8 @@ def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int) -> tup
     result = sentalign(src, tgt, encode, alignment_max_size=max_size)
     total = time.perf_counter() - started
     links = [(tuple(a.src_indices), tuple(a.tgt_indices)) for a in result.alignments]
-    return links, {"strings_embedded": store.strings_embedded, "embed_seconds": round(timing["embed"], 3),
+    return links, {"strings_embedded": store.strings_embedded, "cache_hits": store.cache_hits,
+                   "embed_seconds": round(timing["embed"], 3),
                    "align_seconds": round(total - timing["embed"], 3), "seconds": round(total, 3)}
 
 
@@ -77,11 +81,11 @@ def check_bertalign_python(python: str) -> str | None:
 
 
 def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], tgt: list[str], encoder,
-                  max_size: int) -> tuple[list, dict]:
+                  max_size: int, store: EmbeddingStore | None = None) -> tuple[list, dict]:
     """Bertalign's two passes with its defaults (max_size is not used: Bertalign embeds a run of
     sentences for every merge size, so its own limit of 5 keeps it to 4 strings per sentence)."""
     kernels = str(Path(__file__).resolve().parent / "bertalign_kernels.py")
-    store = EmbeddingStore(encoder)
+    store = store or EmbeddingStore(encoder)
     with tempfile.TemporaryDirectory() as folder:
         overlaps, vectors, beads = (Path(folder) / name for name in ("overlaps.json", "vectors.npz", "beads.txt"))
         started = time.perf_counter()
@@ -95,8 +99,9 @@ def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], t
                         str(BERTALIGN_MAX_ALIGN), str(beads)], check=True)
         total = time.perf_counter() - started
         links = [(tuple(a), tuple(b)) for a, b in read_alignment(beads)]
-    return links, {"strings_embedded": store.strings_embedded, "embed_seconds": round(embed_seconds, 3),
-                   "align_seconds": round(total - embed_seconds, 3), "seconds": round(total, 3)}
+    return links, {"strings_embedded": store.strings_embedded, "cache_hits": store.cache_hits,
+                   "embed_seconds": round(embed_seconds, 3), "align_seconds": round(total - embed_seconds, 3),
+                   "seconds": round(total, 3)}
 
 
 def main() -> None:

@@ -283,3 +283,41 @@ def test_a_merge_the_lengths_confirm_is_more_certain_than_one_they_contradict():
         certainty[length] = merge.posterior
         assert all(0.9 < link.posterior <= 1.0 for link in links if link is not merge)
     assert certainty[80.0] < 0.8 and certainty[160.0] > 0.9
+
+
+def concept_spans(src_concepts, tgt_concepts, movable=None):
+    """ExactSpans where each sentence carries a set of concepts and a joined span matches the
+    other side by the share of concepts both hold (Jaccard): what an exact embedding of the
+    joined text measures, with no vectors."""
+    from aligner.dp import ExactSpans
+
+    def similarity(i, a, j, b):
+        left = set().union(*src_concepts[i:i + a])
+        right = set().union(*tgt_concepts[j:j + b])
+        return len(left & right) / len(left | right)
+    return ExactSpans(similarity, movable or (np.ones(len(src_concepts), bool), np.ones(len(tgt_concepts), bool)))
+
+
+def test_a_skipped_fragment_joins_the_pair_whose_text_it_completes():
+    from aligner.dp import reattach_skips
+
+    # source 1 ("and demonstrated ...") is the end of target 0; source 3 is a sentence of its own
+    src = [{"antennas", "2009"}, {"performance"}, {"glacier"}, {"parking"}]
+    tgt = [{"antennas", "2009", "performance"}, {"glacier"}]
+    path = [(0, 1, 0, 1), (1, 1, 1, 0), (2, 1, 1, 1), (3, 1, 2, 0)]
+    assert reattach_skips(path, concept_spans(src, tgt), 8, 0.0) == [
+        (0, 2, 0, 1), (2, 1, 1, 1), (3, 1, 2, 0)]  # the extra sentence (parking) stays a skip
+    assert reattach_skips(path, concept_spans(src, tgt), 2, 0.0) == path  # 2-1 is over max_merge 2
+    without_a_word = (np.array([True, False, True, True]), np.ones(2, bool))
+    assert reattach_skips(path, concept_spans(src, tgt, without_a_word), 8, 0.0) == path
+
+
+def test_a_run_of_skipped_fragments_joins_one_after_another_and_target_skips_too():
+    from aligner.dp import reattach_skips
+
+    src = [{"a", "b", "c"}]
+    tgt = [{"a"}, {"b"}, {"c"}, {"z"}]  # one sentence cut into three lines, then an untranslated one
+    path = [(0, 1, 0, 1), (1, 0, 1, 1), (1, 0, 2, 1), (1, 0, 3, 1)]
+    assert reattach_skips(path, concept_spans(src, tgt), 8, 0.0) == [(0, 1, 0, 3), (1, 0, 3, 1)]
+    # a margin asks for a clearer gain: joining "b" raises the match from 1/3 to 2/3 only
+    assert reattach_skips(path, concept_spans(src, tgt), 8, 0.4) == path
