@@ -24,6 +24,9 @@ skew. A merged span's vector is the normalized sum of its sentences' vectors wei
 square root of their lengths, so each sentence is embedded once; on Text+Berg dev this scored as
 well as embedding the joined text of every span (benchmarks/README.md).
 
+Given the exact embeddings of joined spans (ExactSpans, from the caller), a skip next to a pair
+then joins it where the joined text matches the other side at least as well (reattach_skips).
+
 Every link of the cheapest path also gets its posterior: a forward-backward pass over the same
 band with soft minima, where each path weighs exp(-cost / T). It is the best single sign (for the
 score, score.py) that a link is a piece of a larger block or the other way round.
