@@ -16,7 +16,7 @@ from .errors import InputError, UsageError
 from .evaluate import LinkOrder, format_link
 from .files import atomic_output
 from .language import normalize_locale
-from .score import LONG_SEGMENT_CHARS
+from .score import LONG_SEGMENT_CHARS, is_long_segment
 from .version import __version__
 
 FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
@@ -251,11 +251,11 @@ def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options:
                         stats.duplicates += 1
                         continue
                     stats.written += 1
-                    fields = dict(record)
-                    if max(len(record["src"]), len(record["tgt"])) > LONG_SEGMENT_CHARS:
+                    fields = record
+                    if is_long_segment(record["src"], record["tgt"]):  # flagged here too for JSONL from elsewhere
                         stats.long_segments += 1
-                        flags = list(fields.get("flags") or [])
-                        fields["flags"] = flags if "long_segment" in flags else [*flags, "long_segment"]
+                        flags = list(record.get("flags") or [])
+                        fields = {**record, "flags": flags if "long_segment" in flags else [*flags, "long_segment"]}
                     unit = etree.Element("tu", tuid=f"{unit_id}-{times + 1}" if times else unit_id,
                                          creationdate=now, changedate=now)
                     for key, prop_type in _TMX_PROPS:

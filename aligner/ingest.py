@@ -160,7 +160,8 @@ def _ids(value) -> bool:
     return isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
 
 
-def _number(value) -> bool:
+def is_number(value) -> bool:
+    """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -207,7 +208,7 @@ def read_link_records(path: str | Path) -> Iterator[dict]:
             if not valid(record[key]):
                 raise InputError(f"{where}: {key!r} must be {what}")
         for key in ("score", "similarity"):
-            if record.get(key) is not None and not _number(record[key]):
+            if record.get(key) is not None and not is_number(record[key]):
                 raise InputError(f"{where}: {key!r} must be a number")
         if not isinstance(record.get("type", ""), str):
             raise InputError(f"{where}: 'type' must be a string such as \"1-1\"")

@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .evaluate import read_alignment
 from .evaluate import score as evaluate_score
 from .files import atomic_output
-from .ingest import parse_json, read_link_records, read_text, read_unpaired_posts
+from .ingest import is_number, parse_json, read_link_records, read_text, read_unpaired_posts
 from .version import __version__
 
 # Rows drawn at once in the table; filtering and sorting work on every link.
@@ -159,13 +159,9 @@ def _candidate(best: Any) -> str:
     if not isinstance(best, Mapping):
         return ""
     parts = [f"{key.removesuffix('_id')} {value}" for key, value in best.items() if key.endswith("_id")]
-    if _is_number(best.get("confidence")):
+    if is_number(best.get("confidence")):
         parts.append(f"confidence {best['confidence']:.2f}")
     return ", ".join(parts)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def unpaired_section(posts: Sequence[Mapping[str, Any]]) -> str:

@@ -221,6 +221,10 @@ LENGTH_OUTLIER = math.log(2.0)  # |log length ratio - the document's typical one
 LONG_SEGMENT_CHARS = 2000  # Trados refuses a TMX segment longer than this
 
 
+def is_long_segment(src: str, tgt: str) -> bool:
+    return max(len(src), len(tgt)) > LONG_SEGMENT_CHARS
+
+
 def number_masks(texts: list[str]) -> np.ndarray:
     """Each text's numbers hashed into the bits of one uint64 (for the search's number term)."""
     import zlib
@@ -287,7 +291,7 @@ def link_flags(src: str, tgt: str, src_lang: str, tgt_lang: str, typical_log_rat
         flags.append("boilerplate")
     if merged:
         flags.append("merged")
-    if max(len(src), len(tgt)) > LONG_SEGMENT_CHARS:
+    if is_long_segment(src, tgt):
         flags.append("long_segment")
     return flags
 

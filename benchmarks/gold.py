@@ -21,8 +21,6 @@ cache, so a rerun embeds nothing: its embedding seconds then measure the cache, 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -30,9 +28,15 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from textberg import check_bertalign_python, read_lines, run_aligner, run_bertalign, run_sentalign
+from textberg import (
+    check_bertalign_python,
+    print_signature,
+    read_lines,
+    run_aligner,
+    run_bertalign,
+    run_sentalign,
+)
 
-import aligner
 from aligner.dp import AlignParams
 from aligner.embed import DiskCache, EmbeddingStore, load_encoder
 from aligner.evaluate import ERROR_CLASSES, link_errors, read_alignment, score
@@ -212,11 +216,7 @@ def main() -> None:
                 print(line)
     print("* over 5% of the vectors read from the disk cache: embedding seconds are not the encoder's, "
           "and no speed ratio is printed")
-    signature = (f"aligner-{aligner.__version__}|model={encoder.signature}|max_merge={args.max_merge}"
-                 f"|python-{platform.python_version()}|numpy-{np.__version__}")
-    print(signature)
-    if args.json:
-        args.json.write_text(json.dumps({"signature": signature, "results": rows}, indent=2) + "\n")
+    print_signature(encoder, args.max_merge, rows, args.json)
 
 
 if __name__ == "__main__":

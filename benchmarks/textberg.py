@@ -104,6 +104,15 @@ def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], t
                    "seconds": round(total, 3)}
 
 
+def print_signature(encoder, max_merge: int, rows: dict, json_path: Path | None) -> None:
+    """How the figures were made; with `json_path`, the figures and that line written there."""
+    signature = (f"aligner-{aligner.__version__}|model={encoder.signature}|max_merge={max_merge}"
+                 f"|python-{platform.python_version()}|numpy-{np.__version__}")
+    print(signature)
+    if json_path:
+        json_path.write_text(json.dumps({"signature": signature, "results": rows}, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder with dev.de, dev.fr, dev.defr")
@@ -141,11 +150,7 @@ def main() -> None:
         if name != "aligner":
             print(f"against {name}: speed-up end to end {theirs['seconds'] / ours['seconds']:.1f}x; "
                   f"strict F1 difference {ours['f1_strict'] - theirs['f1_strict']:+.4f}")
-    signature = (f"aligner-{aligner.__version__}|model={encoder.signature}|max_merge={args.max_merge}"
-                 f"|python-{platform.python_version()}|numpy-{np.__version__}")
-    print(signature)
-    if args.json:
-        args.json.write_text(json.dumps({"signature": signature, "results": rows}, indent=2) + "\n")
+    print_signature(encoder, args.max_merge, rows, args.json)
 
 
 if __name__ == "__main__":
