@@ -47,6 +47,16 @@ from .pipeline import (
     texts_to_embed,
 )
 from .report import write_report
+from .review import (
+    ReviewServer,
+    apply_corrections,
+    corrections_path,
+    describe,
+    read_corrections,
+    read_result,
+    review_page_path,
+    write_review,
+)
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 from .version import __version__
 
@@ -412,6 +422,66 @@ def report(result, output, gold, title, force):
         check_outputs([Path(output)], force)
         write_report(result, output, gold=gold, title=title, force=force)
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The page to write (default: beside RESULT, NAME.review.html or OUTDIR/review.html).")
+@click.option("--serve", is_flag=True,
+              help="Serve the page on localhost instead (a random port, a token in the URL); Save then writes "
+                   "the corrections beside RESULT. Ctrl-C stops it.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="With --serve: the port (0: a free one).")
+@click.option("--title", default=None, help="Title of the page (default: from RESULT's name).")
+@click.option("--force", is_flag=True, help="Replace an existing page.")
+def review(result, output, serve, port, title, force):
+    """Check and correct RESULT's links in the browser: merge, split, mark untranslated, move a
+    boundary, confirm, reject, all from the keyboard. RESULT: links in JSONL (`align -f jsonl`)
+    or a `channel` OUTDIR. Save gives a corrections file for `aligner apply`."""
+    with user_errors():
+        if serve:
+            if output:
+                raise UsageError("--serve writes no page; leave out -o")
+            server = ReviewServer(result, title=title, port=port)
+            click.echo(f"reviewing {server.result.path} ({sum(len(d.records) for d in server.result.documents)} "
+                       f"links); Save writes {server.save_to}", err=True)
+            click.echo(f"open {server.url}", err=True)
+            click.echo("Ctrl-C stops the server", err=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:  # the way to stop a server: not an error
+                saved = f"saved {server.saves} time(s) to" if server.saves else "nothing saved to"
+                click.echo(f"{chr(10) if sys.stderr.isatty() else ''}stopped; {saved} {server.save_to}", err=True)
+            finally:
+                server.server_close()
+            return
+        output = Path(output) if output else review_page_path(result)
+        check_outputs([output], force)
+        read = write_review(result, output, title=title, force=force)
+    click.echo(f"wrote {output} ({sum(len(d.records) for d in read.documents)} links); its Save button "
+               f"downloads {corrections_path(result).name} for `aligner apply`", err=True)
+
+
+@main.command(name="apply")
+@click.argument("corrections", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path())
+@click.option("--src-lang", default="ru", show_default=True, callback=_lang, help="Language of the src texts.")
+@click.option("--tgt-lang", default="nb", show_default=True, callback=_lang, help="Language of the tgt texts.")
+@output_options
+def apply(corrections, result, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_locale, keep_duplicates):
+    """Write RESULT's links with the CORRECTIONS saved by `aligner review`: edited and confirmed
+    links get score 1.0 and the flag `reviewed`, rejected ones are left out. The output is valid
+    gold for `aligner eval` and `aligner calibrate`."""
+    options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
+    with user_errors():
+        read = read_result(result)
+        applied = apply_corrections(read_corrections(corrections, read), read)
+        check_outputs(output_paths(output, fmt, options), force)
+        written = write_output(applied.records, output, fmt, options, force)
+    click.echo(describe(applied), err=True)
+    for note in written.notes(fmt):
+        click.echo(note, err=True)
 
 
 @main.command(name="eval")

@@ -88,6 +88,8 @@ class LinkRecord(TypedDict):
     src: str  # the linked units' texts joined by spaces ("" for a skip)
     tgt: str
     flags: NotRequired[list[str]]  # score.document_flags
+    src_sentences: NotRequired[list[str]]  # a merged side's units, one by one (`aligner review` splits with them)
+    tgt_sentences: NotRequired[list[str]]
 
 
 class ChannelLink(LinkRecord):
@@ -127,7 +129,7 @@ class AlignmentResult:
 
 
 def link_record(src: Units, tgt: Units, link: Link, score: float) -> LinkRecord:
-    return {
+    record: LinkRecord = {
         "src_ids": [src.ids[i] for i in link.src],
         "tgt_ids": [tgt.ids[j] for j in link.tgt],
         "type": link.kind,
@@ -136,6 +138,11 @@ def link_record(src: Units, tgt: Units, link: Link, score: float) -> LinkRecord:
         "src": " ".join(src.texts[i] for i in link.src),
         "tgt": " ".join(tgt.texts[j] for j in link.tgt),
     }
+    if len(link.src) > 1:
+        record["src_sentences"] = [src.texts[i] for i in link.src]
+    if len(link.tgt) > 1:
+        record["tgt_sentences"] = [tgt.texts[j] for j in link.tgt]
+    return record
 
 
 def check_size(src: Units, tgt: Units) -> None:

@@ -150,7 +150,7 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
         stream.write(page)
 
 
-def _json_for_script(value) -> str:
+def json_for_script(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
@@ -242,7 +242,7 @@ def build_report(records: Sequence[Mapping[str, Any]], *, title: str = "Alignmen
         mark_col='<col class="mark">' if marks else "",
         post_col='<col class="post">' if with_posts else "",
         post_header='<th data-key="post">posts</th>' if with_posts else "",
-        limit=TABLE_ROWS, data=_json_for_script(rows), style=_STYLE, script=_SCRIPT)
+        limit=TABLE_ROWS, data=json_for_script(rows), style=_STYLE, script=_SCRIPT)
 
 
 _STYLE = """

@@ -1,0 +1,762 @@
+"""Review and correct an alignment by hand: a self-contained page (`aligner review`) where a
+person merges, splits, detaches, confirms and rejects links, which saves a corrections file;
+`apply_corrections` turns that file and the RESULT it was made for into the corrected links.
+
+The corrections file holds every link of every document as ids and a status (`unreviewed`,
+`confirmed`, `edited`, `rejected`), and the SHA-256 of the RESULT's JSONL, so it cannot be applied
+to other links. Edited and confirmed links come out with score 1.0 and the flag `reviewed`;
+rejected ones are left out; the rest are the RESULT's own records."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import AlignerError, InputError
+from .evaluate import LinkOrder
+from .files import atomic_output
+from .ingest import parse_json, read_link_records, read_text
+from .report import json_for_script
+from .version import __version__
+
+CORRECTIONS_FORMAT = "aligner-corrections"
+CORRECTIONS_VERSION = 1
+STATUSES = ("unreviewed", "confirmed", "edited", "rejected")
+REVIEWED_FLAG = "reviewed"
+MAX_CORRECTIONS_BYTES = 256 * 2**20
+
+
+def links_file(result: str | Path) -> Path:
+    """The JSONL of links in RESULT: the file itself, or a `channel` OUTDIR's corpus.jsonl."""
+    result = Path(result)
+    if result.is_dir():
+        if not (result / "corpus.jsonl").is_file():
+            raise InputError(f"{result}: a folder without corpus.jsonl (not an `aligner channel` output)")
+        return result / "corpus.jsonl"
+    return result
+
+
+def corrections_path(result: str | Path) -> Path:
+    """Where `review --serve` saves: beside a JSONL RESULT, inside an OUTDIR."""
+    result = Path(result)
+    return result / "corrections.json" if result.is_dir() else result.with_name(result.stem + ".corrections.json")
+
+
+def review_page_path(result: str | Path) -> Path:
+    result = Path(result)
+    return result / "review.html" if result.is_dir() else result.with_name(result.stem + ".review.html")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+DocumentKey = tuple[Any, Any]  # (src_post_id, tgt_post_id); (None, None) for a single document
+
+
+@dataclass
+class Document:
+    """One document's links as RESULT has them, and each sentence's text."""
+
+    key: DocumentKey
+    records: list[dict] = field(default_factory=list)
+    src: dict[int, str] = field(default_factory=dict)
+    tgt: dict[int, str] = field(default_factory=dict)
+    date: str | None = None
+
+
+@dataclass
+class Result:
+    path: Path  # the JSONL
+    sha256: str
+    documents: list[Document]
+
+
+def _sentences(record: Mapping[str, Any], side: str, where: str) -> list[str]:
+    ids = record[f"{side}_ids"]
+    if len(ids) <= 1:
+        return [record[side]] if ids else []
+    parts = record.get(f"{side}_sentences")
+    if not (isinstance(parts, list) and len(parts) == len(ids) and all(isinstance(p, str) for p in parts)):
+        raise InputError(f"{where}: a merged link without its {side}_sentences (one text per id); "
+                         "review needs links written by this version of aligner: align again with -f jsonl")
+    return parts
+
+
+def read_result(result: str | Path) -> Result:
+    """RESULT's links by document, each checked: every sentence in one link, in order."""
+    path = links_file(result)
+    sha256 = file_sha256(path)
+    documents: dict[DocumentKey, Document] = {}
+    orders: dict[DocumentKey, LinkOrder] = {}
+    for number, record in enumerate(read_link_records(path), start=1):
+        where = f"{path} line {number}"
+        key = (record.get("src_post_id"), record.get("tgt_post_id"))
+        document = documents.setdefault(key, Document(key, date=record.get("date")))
+        problem = orders.setdefault(key, LinkOrder(monotonic=True)).problem(record["src_ids"], record["tgt_ids"])
+        if problem:
+            raise InputError(f"{where}: {problem}")
+        for side, texts in (("src", document.src), ("tgt", document.tgt)):
+            texts.update(zip(record[f"{side}_ids"], _sentences(record, side, where), strict=True))
+        document.records.append(record)
+    return Result(path, sha256, list(documents.values()))
+
+
+# ---- the page ----
+
+def page_data(result: Result, title: str, save_name: str, save_url: str | None) -> dict:
+    """What the page's script reads: the documents' sentences and the links, flat, in order."""
+    documents, links = [], []
+    for number, document in enumerate(result.documents):
+        documents.append({"src_post_id": document.key[0], "tgt_post_id": document.key[1],
+                          "src": {str(i): text for i, text in document.src.items()},
+                          "tgt": {str(i): text for i, text in document.tgt.items()}})
+        for record in document.records:
+            links.append({"d": number, "s": record["src_ids"], "t": record["tgt_ids"], "score": record.get("score"),
+                          "flags": record.get("flags") or [], "st": "unreviewed", "o": 1})
+    return {"title": title, "result": result.path.name, "sha256": result.sha256, "version": __version__,
+            "save_name": save_name, "save_url": save_url, "documents": documents, "links": links}
+
+
+def build_review_page(data: Mapping[str, Any]) -> str:
+    return _PAGE.format(title=html.escape(data["title"]), version=__version__, data=json_for_script(data),
+                        style=_STYLE, script=_SCRIPT)
+
+
+def write_review(result: str | Path, output: str | Path, *, title: str | None = None, force: bool = False) -> Result:
+    read = read_result(result)
+    data = page_data(read, title or f"Review: {Path(result).name}", corrections_path(result).name, None)
+    with atomic_output(output, force=force) as stream:
+        stream.write(build_review_page(data))
+    return read
+
+
+# ---- corrections ----
+
+@dataclass
+class Applied:
+    records: list[dict]
+    counts: dict[str, int]  # links by status (rejected ones are not in records)
+    reviewer: str | None
+    saved: str | None
+
+
+def _id_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+
+
+def check_corrections(corrections: Any, result: Result, where: str) -> None:
+    """An InputError unless `corrections` is a corrections file for `result` whose links are a
+    valid alignment of each document: every sentence in exactly one link, in order."""
+    if not isinstance(corrections, dict) or corrections.get("format") != CORRECTIONS_FORMAT:
+        raise InputError(f"{where}: not a corrections file (`aligner review` saves one)")
+    if corrections.get("version") != CORRECTIONS_VERSION:
+        raise InputError(f"{where}: corrections version {corrections.get('version')!r}; this aligner reads "
+                         f"version {CORRECTIONS_VERSION}")
+    if corrections.get("result_sha256") != result.sha256:
+        raise InputError(f"{where} was saved for other links (sha256 {str(corrections.get('result_sha256'))[:12]}…) "
+                         f"than {result.path} holds now (sha256 {result.sha256[:12]}…)")
+    documents = corrections.get("documents")
+    if not isinstance(documents, list) or len(documents) != len(result.documents):
+        raise InputError(f"{where}: 'documents' must list the {len(result.documents)} document(s) of "
+                         f"{result.path.name}")
+    for number, (entry, document) in enumerate(zip(documents, result.documents, strict=True), start=1):
+        here = f"{where}: document {number}"
+        if not isinstance(entry, dict) or (entry.get("src_post_id"), entry.get("tgt_post_id")) != document.key:
+            raise InputError(f"{here} is not post pair {document.key[0]}→{document.key[1]} of the result")
+        links = entry.get("links")
+        if not isinstance(links, list):
+            raise InputError(f"{here}: 'links' must be a list")
+        order = LinkOrder(monotonic=True)
+        for link in links:
+            if not (isinstance(link, dict) and _id_list(link.get("src_ids")) and _id_list(link.get("tgt_ids"))
+                    and link.get("status") in STATUSES):
+                raise InputError(f"{here}: each link needs src_ids and tgt_ids (lists of integers) and a status "
+                                 f"({', '.join(STATUSES)})")
+            if not link["src_ids"] and not link["tgt_ids"]:
+                raise InputError(f"{here}: a link with no sentence on either side")
+            problem = order.problem(link["src_ids"], link["tgt_ids"])
+            if problem:
+                raise InputError(f"{here}: {problem}")
+            for side, texts in (("src", document.src), ("tgt", document.tgt)):
+                unknown = [i for i in link[f"{side}_ids"] if i not in texts]
+                if unknown:
+                    raise InputError(f"{here}: {side} sentence {unknown[0]} is not in the result")
+        for name, texts, seen in (("src", document.src, order.seen[0]), ("tgt", document.tgt, order.seen[1])):
+            missing = sorted(set(texts) - seen)
+            if missing:
+                raise InputError(f"{here}: {name} sentence {missing[0]} is in no link")
+
+
+def read_corrections(path: str | Path, result: Result) -> dict:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    if size > MAX_CORRECTIONS_BYTES:
+        raise InputError(f"{path}: {size / 2**20:.0f} MiB is too large for a corrections file")
+    corrections = parse_json(read_text(path), str(path))
+    check_corrections(corrections, result, str(path))
+    assert isinstance(corrections, dict)
+    return corrections
+
+
+def _reviewed_record(document: Document, src_ids: list[int], tgt_ids: list[int],
+                     original: Mapping[str, Any] | None) -> dict:
+    """A link a person edited or confirmed: its texts from the document, score 1.0, flag `reviewed`."""
+    if original is not None:
+        return {**original, "score": 1.0,
+                "flags": [*(f for f in original.get("flags") or [] if f != REVIEWED_FLAG), REVIEWED_FLAG]}
+    record = {"src_ids": src_ids, "tgt_ids": tgt_ids, "type": f"{len(src_ids)}-{len(tgt_ids)}", "score": 1.0,
+              "similarity": None, "src": " ".join(document.src[i] for i in src_ids),
+              "tgt": " ".join(document.tgt[j] for j in tgt_ids)}
+    for side, ids, texts in (("src", src_ids, document.src), ("tgt", tgt_ids, document.tgt)):
+        if len(ids) > 1:
+            record[f"{side}_sentences"] = [texts[i] for i in ids]
+    record["flags"] = [REVIEWED_FLAG]
+    if document.key != (None, None):
+        record.update(src_post_id=document.key[0], tgt_post_id=document.key[1], date=document.date)
+    return record
+
+
+def apply_corrections(corrections: Mapping[str, Any], result: Result) -> Applied:
+    """The corrected links of `result` (see the module docstring); `corrections` checked first."""
+    counts = dict.fromkeys(STATUSES, 0)
+    records = []
+    for entry, document in zip(corrections["documents"], result.documents, strict=True):
+        originals = {(tuple(r["src_ids"]), tuple(r["tgt_ids"])): r for r in document.records}
+        for link in entry["links"]:
+            original = originals.get((tuple(link["src_ids"]), tuple(link["tgt_ids"])))
+            status = link["status"] if original is not None or link["status"] == "rejected" else "edited"
+            counts[status] += 1
+            if status == "rejected":
+                continue
+            if status == "unreviewed":
+                records.append(dict(original))  # type: ignore[arg-type]  # unreviewed implies original
+            else:
+                records.append(_reviewed_record(document, link["src_ids"], link["tgt_ids"],
+                                                original if status == "confirmed" else None))
+    reviewer = corrections.get("reviewer")
+    saved = corrections.get("saved")
+    return Applied(records, counts, reviewer if isinstance(reviewer, str) and reviewer else None,
+                   saved if isinstance(saved, str) else None)
+
+
+def describe(applied: Applied) -> str:
+    by = f" by {applied.reviewer}" if applied.reviewer else ""
+    when = f", saved {applied.saved}" if applied.saved else ""
+    c = applied.counts
+    return (f"corrections{by}{when}: {sum(c.values())} links, {c['confirmed']} confirmed, {c['edited']} edited, "
+            f"{c['rejected']} rejected (left out), {c['unreviewed']} not reviewed")
+
+
+# ---- --serve: the page on localhost, saving beside RESULT ----
+
+class ReviewServer(ThreadingHTTPServer):
+    """Serves the review page on 127.0.0.1 at a random port; a request without the token is
+    refused, and so is one whose Host is not this address (DNS rebinding)."""
+
+    daemon_threads = True
+
+    def __init__(self, result: str | Path, title: str | None = None, port: int = 0):
+        self.result = read_result(result)
+        self.save_to = corrections_path(result)
+        self.token = secrets.token_urlsafe(18)
+        self.lock = threading.Lock()
+        self.saves = 0
+        super().__init__(("127.0.0.1", port), _ReviewHandler)
+        self.page = build_review_page(page_data(self.result, title or f"Review: {Path(result).name}",
+                                                self.save_to.name, f"/save?token={self.token}")).encode("utf-8")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
+
+
+class _ReviewHandler(BaseHTTPRequestHandler):
+    server: ReviewServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # quiet: no line per request
+        pass
+
+    def _allowed(self) -> bool:
+        query = parse_qs(urlsplit(self.path).query)
+        port = self.server.server_address[1]
+        if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            self._answer(403, "text/plain", b"wrong host\n")
+            return False
+        if not secrets.compare_digest(query.get("token", [""])[0], self.server.token):
+            self._answer(403, "text/plain", b"missing or wrong token: open the URL that `aligner review` printed\n")
+            return False
+        return True
+
+    def _answer(self, status: int, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", f"{kind}; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802  # the name http.server calls
+        if urlsplit(self.path).path == "/favicon.ico":  # browsers ask without the token
+            self._answer(204, "text/plain", b"")
+            return
+        if not self._allowed():
+            return
+        if urlsplit(self.path).path != "/":
+            self._answer(404, "text/plain", b"not found\n")
+            return
+        self._answer(200, "text/html", self.server.page)
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self._allowed():
+            return
+        if urlsplit(self.path).path != "/save":
+            self._answer(404, "text/plain", b"not found\n")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_CORRECTIONS_BYTES:
+            self._answer(413, "application/json", b'{"error": "empty or too large"}')
+            return
+        try:
+            body = self.rfile.read(length).decode("utf-8")
+            corrections = parse_json(body, "the saved corrections")
+            check_corrections(corrections, self.server.result, "the saved corrections")
+            with self.server.lock, atomic_output(self.server.save_to, force=True) as stream:
+                stream.write(body)
+                self.server.saves += 1
+        except (AlignerError, UnicodeDecodeError) as exc:
+            self._answer(400, "application/json", json.dumps({"error": str(exc)}).encode("utf-8"))
+            return
+        self._answer(200, "application/json", json.dumps({"saved": str(self.server.save_to)}).encode("utf-8"))
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
+header{position:sticky;top:0;z-index:2;background:#f4f4f4;border-bottom:1px solid #ccc;padding:.5em 1.5em}
+h1{font-size:1.2em;margin:0 0 .3em}
+.bar{display:flex;flex-wrap:wrap;gap:.35em;align-items:center}
+.bar button{font:inherit;font-size:13px;padding:2px 8px;cursor:pointer}
+.bar kbd{font-size:11px;color:#555;margin-left:3px}
+.bar .gap{width:.8em}
+#progress{font-weight:600;margin-right:.6em}
+#message{color:#2b4f7c;min-height:1.3em;margin-top:.25em}
+#help{font-size:13px;color:#444;margin:.3em 0 0}
+#help[hidden]{display:none}
+main{padding:.4em 1.5em 40vh}
+.link{display:grid;grid-template-columns:10em 1fr 1fr;gap:0 1em;border-top:1px solid #ddd;padding:4px 6px;
+      content-visibility:auto;contain-intrinsic-size:auto 3.5em;cursor:default;border-left:5px solid transparent}
+.link.selected{outline:2px solid #2b6cb0;outline-offset:-2px;background:#f3f8ff}
+.link.st-confirmed{border-left-color:#3a7d44}.link.st-edited{border-left-color:#2b6cb0}
+.link.st-rejected{border-left-color:#c0392b}.link.st-rejected .side{text-decoration:line-through;color:#888}
+.meta{font-size:12px;color:#444}
+.meta .ids{font:12px monospace;color:#222}
+.meta .score{display:inline-block;padding:0 4px;border-radius:3px;font-variant-numeric:tabular-nums}
+.meta .status{display:inline-block;font-weight:600}
+.st-confirmed .status{color:#3a7d44}.st-edited .status{color:#2b6cb0}.st-rejected .status{color:#c0392b}
+.st-unreviewed .status{color:#777;font-weight:400}
+.flag{display:inline-block;background:#fde2c4;border-radius:3px;padding:0 3px;margin:1px;font-size:11px}
+.side{white-space:pre-wrap;overflow-wrap:anywhere}
+.sent{display:block;border-radius:3px;padding:0 2px}
+.sent+.sent{border-top:1px dashed #ccc}
+.sent .id{font:11px monospace;color:#888;margin-right:.4em;user-select:none}
+.link.selected .sent.cursor{background:#ffe9a8}
+.none{color:#999;font-style:italic}
+"""
+
+_SCRIPT = r"""
+'use strict';
+const data = JSON.parse(document.getElementById('review-data').textContent);
+const docs = data.documents;
+const original = data.links.map(link => Object.freeze(link));
+const storageKey = 'aligner-review:' + data.sha256;
+const list = document.getElementById('links');
+const reviewer = document.getElementById('reviewer');
+const queue = document.getElementById('queue');
+let links = original.slice();
+let rows = [];
+let current = 0, cursor = 0;  // the selected link, and the sentence in it (its source ones, then its target ones)
+const undoStack = [], redoStack = [];
+
+function say(text) { document.getElementById('message').textContent = text; }
+function colour(score) {
+  return score === null || score === undefined ? '' : 'hsl(' + Math.round(120 * score) + ',70%,85%)';
+}
+function element(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+function sentences(link) { return link.s.map(id => ['src', id]).concat(link.t.map(id => ['tgt', id])); }
+
+function makeRow(link) {
+  const row = element('div', 'link st-' + link.st);
+  row.setAttribute('role', 'row');
+  const meta = element('div', 'meta');
+  const doc = docs[link.d];
+  if (doc.src_post_id !== null) meta.append(element('div', '', 'posts ' + doc.src_post_id + '→' + doc.tgt_post_id));
+  meta.append(element('div', 'ids', '[' + link.s.join(',') + ']:[' + link.t.join(',') + ']'));
+  const line = element('div', '', link.s.length + '-' + link.t.length + ' ');
+  if (link.score !== null && link.score !== undefined) {
+    const score = element('span', 'score', link.score.toFixed(3));
+    score.style.background = colour(link.score);
+    line.append(score);
+  }
+  meta.append(line, element('div', 'status', link.st));
+  for (const flag of link.flags) meta.append(element('span', 'flag', flag));
+  row.append(meta);
+  let k = 0;
+  for (const [side, ids] of [['src', link.s], ['tgt', link.t]]) {
+    const cell = element('div', 'side ' + side);
+    if (!ids.length) cell.append(element('span', 'none', side === 'src' ? 'no source sentence' : 'no target sentence'));
+    for (const id of ids) {
+      const span = element('span', 'sent');
+      span.dataset.k = k++;
+      span.append(element('span', 'id', '#' + id), doc[side][id]);
+      cell.append(span);
+    }
+    row.append(cell);
+  }
+  return row;
+}
+
+function drawAll() {
+  rows = links.map(makeRow);
+  list.replaceChildren(...rows);
+}
+
+function showSelection(scroll) {
+  document.querySelectorAll('.link.selected').forEach(row => row.classList.remove('selected'));
+  document.querySelectorAll('.sent.cursor').forEach(span => span.classList.remove('cursor'));
+  if (!links.length) return;
+  current = Math.max(0, Math.min(current, links.length - 1));
+  cursor = Math.max(0, Math.min(cursor, sentences(links[current]).length - 1));
+  const row = rows[current];
+  row.classList.add('selected');
+  const span = row.querySelector('.sent[data-k="' + cursor + '"]');
+  if (span) span.classList.add('cursor');
+  if (scroll) row.scrollIntoView({block: 'nearest'});
+}
+function select(index, sentence) {
+  current = index;
+  cursor = sentence || 0;
+  showSelection(true);
+}
+
+function showProgress() {
+  const reviewed = links.filter(link => link.st !== 'unreviewed').length;
+  document.getElementById('progress').textContent = reviewed + ' of ' + links.length + ' links reviewed';
+}
+function keep() {
+  try {
+    localStorage.setItem(storageKey, JSON.stringify({sha256: data.sha256, links: links, current: current,
+                                                     reviewer: reviewer.value, time: new Date().toISOString()}));
+  } catch (error) {
+    say('could not keep this work in the browser (' + error.name + '): save it now');
+  }
+}
+
+// Every edit replaces `count` links at `at` by `added`; undo replaces them back.
+function replace(at, count, added) {
+  const removed = links.splice(at, count, ...added);
+  const fresh = added.map(makeRow);
+  const gone = rows.splice(at, count, ...fresh);
+  const anchor = gone.length ? gone[0] : (rows[at + fresh.length] || null);
+  for (const row of fresh) list.insertBefore(row, anchor);
+  for (const row of gone) row.remove();
+  showProgress();
+  return removed;
+}
+function change(at, count, added, select_, message) {
+  const removed = replace(at, count, added);
+  undoStack.push({at: at, removed: removed, added: added, selected: current});
+  redoStack.length = 0;
+  current = select_;
+  cursor = 0;
+  showSelection(true);
+  keep();
+  say(message);
+}
+function undo() {
+  const step = undoStack.pop();
+  if (!step) return say('nothing to undo');
+  replace(step.at, step.added.length, step.removed);
+  redoStack.push(step);
+  select(step.selected);
+  keep();
+  say('undone');
+}
+function redo() {
+  const step = redoStack.pop();
+  if (!step) return say('nothing to redo');
+  replace(step.at, step.removed.length, step.added);
+  undoStack.push(step);
+  select(step.at);
+  keep();
+  say('redone');
+}
+
+function edited(d, s, t) { return {d: d, s: s, t: t, score: null, flags: [], st: 'edited', o: 0}; }
+function sameDocument(i, j) { return i >= 0 && j < links.length && links[i].d === links[j].d; }
+
+function merge(i) {  // link i with link i + 1
+  if (!sameDocument(i, i + 1)) return say('no neighbouring link in this document to merge with');
+  const a = links[i], b = links[i + 1];
+  change(i, 2, [edited(a.d, a.s.concat(b.s), a.t.concat(b.t))], i, 'merged');
+}
+function split() {
+  const link = links[current];
+  if (link.s.length < 2 && link.t.length < 2) {
+    return say('only a link with several sentences on a side splits; U takes a sentence out');
+  }
+  const parts = [];
+  for (let k = 0; k < Math.max(link.s.length, link.t.length); k++) {
+    parts.push(edited(link.d, k < link.s.length ? [link.s[k]] : [], k < link.t.length ? [link.t[k]] : []));
+  }
+  change(current, 1, parts, current, 'split into ' + parts.length + ' links, sentence by sentence');
+}
+function untranslated() {
+  const link = links[current];
+  const all = sentences(link);
+  if (all.length === 1) {
+    if (link.st === 'confirmed') return say('already confirmed as a sentence without a counterpart');
+    return change(current, 1, [Object.assign({}, link, {st: 'confirmed'})], current,
+                  'kept as a sentence without a counterpart');
+  }
+  const [side, id] = all[cursor];
+  const ids = side === 'src' ? link.s : link.t;
+  const at = ids.indexOf(id);
+  if (at !== 0 && at !== ids.length - 1) {
+    return say('only the first or the last sentence of a side can be taken out; split the link first');
+  }
+  const rest = ids.filter(other => other !== id);
+  const left = side === 'src' ? edited(link.d, rest, link.t) : edited(link.d, link.s, rest);
+  const alone = side === 'src' ? edited(link.d, [id], []) : edited(link.d, [], [id]);
+  const first = ids.length > 1 ? at === 0 : side === 'src';
+  change(current, 1, first ? [alone, left] : [left, alone], first ? current : current + 1,
+         (side === 'src' ? 'source' : 'target') + ' sentence ' + id + ' marked untranslated');
+}
+function moveBoundary(side, down) {  // between the selected link and the next one, on one side
+  const i = current;
+  if (!sameDocument(i, i + 1)) return say('no next link in this document');
+  const key = side === 'src' ? 's' : 't';
+  const a = links[i], b = links[i + 1];
+  const name = side === 'src' ? 'source' : 'target';
+  let mine, theirs;
+  if (down) {
+    if (!b[key].length) return say('the next link has no ' + name + ' sentence to take');
+    mine = a[key].concat([b[key][0]]); theirs = b[key].slice(1);
+  } else {
+    if (!a[key].length) return say('this link has no ' + name + ' sentence to give');
+    mine = a[key].slice(0, -1); theirs = [a[key][a[key].length - 1]].concat(b[key]);
+  }
+  const first = key === 's' ? edited(a.d, mine, a.t) : edited(a.d, a.s, mine);
+  const second = key === 's' ? edited(b.d, theirs, b.t) : edited(b.d, b.s, theirs);
+  const kept = [first, second].filter(link => link.s.length || link.t.length);
+  change(i, 2, kept, i, name + ' boundary moved ' + (down ? 'down' : 'up'));
+}
+function setStatus(status) {
+  const link = links[current];
+  const undoing = link.st === status;
+  const changed = Object.assign({}, link, {st: undoing ? (link.was || 'unreviewed') : status,
+                                           was: undoing ? undefined : link.st});
+  if (changed.st === 'unreviewed' && !link.o) changed.st = 'edited';
+  const messages = {confirmed: ['confirmed', 'confirmation taken back'],
+                    rejected: ['rejected: left out of the corpus', 'no longer rejected']};
+  const advance = !undoing && current + 1 < links.length;
+  change(current, 1, [changed], advance ? current + 1 : current, messages[status][undoing ? 1 : 0]);
+}
+function nextToCheck() {  // the unreviewed link with the lowest score (flagged ones first, if asked)
+  const flaggedFirst = queue.value === 'flagged';
+  let best = -1, bestKey = null;
+  links.forEach((link, i) => {
+    if (link.st !== 'unreviewed') return;
+    const key = [flaggedFirst && link.flags.length ? 0 : 1, link.score === null ? -1 : link.score];
+    if (best < 0 || key[0] < bestKey[0] || (key[0] === bestKey[0] && key[1] < bestKey[1])) {
+      best = i;
+      bestKey = key;
+    }
+  });
+  if (best < 0) return say('every link is reviewed');
+  select(best);
+  say('next to check: link ' + (best + 1) + ' of ' + links.length);
+}
+function startOver() {
+  change(0, links.length, original.slice(), 0, 'back to the links as aligner wrote them (undo brings your edits back)');
+}
+
+function corrections() {
+  const documents = docs.map(doc => ({src_post_id: doc.src_post_id, tgt_post_id: doc.tgt_post_id, links: []}));
+  for (const link of links) documents[link.d].links.push({src_ids: link.s, tgt_ids: link.t, status: link.st});
+  return {format: 'aligner-corrections', version: 1, result: data.result, result_sha256: data.sha256,
+          reviewer: reviewer.value.trim() || null, saved: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          aligner: data.version, documents: documents};
+}
+function correctionsText() {  // one link a line: readable, and small enough for a long novel
+  const all = corrections();
+  const head = Object.keys(all).filter(key => key !== 'documents')
+    .map(key => ' ' + JSON.stringify(key) + ': ' + JSON.stringify(all[key]));
+  const documents = all.documents.map(doc => '  {"src_post_id": ' + JSON.stringify(doc.src_post_id)
+    + ', "tgt_post_id": ' + JSON.stringify(doc.tgt_post_id) + ', "links": [\n'
+    + doc.links.map(link => '   ' + JSON.stringify(link)).join(',\n') + '\n  ]}');
+  return '{\n' + head.join(',\n') + ',\n "documents": [\n' + documents.join(',\n') + '\n ]\n}\n';
+}
+function save() {
+  const text = correctionsText();
+  if (data.save_url) {
+    fetch(data.save_url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: text})
+      .then(response => response.json())
+      .then(answer => say(answer.saved ? 'saved to ' + answer.saved : 'not saved: ' + answer.error))
+      .catch(error => say('not saved: ' + error));
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([text], {type: 'application/json'}));
+  const link = element('a');
+  link.href = url;
+  link.download = data.save_name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  say('downloaded ' + data.save_name + ': give it to aligner apply');
+}
+
+const actions = {
+  'merge-prev': () => { if (current > 0) { current -= 1; merge(current); } else say('no previous link'); },
+  'merge-next': () => merge(current),
+  'split': split,
+  'untranslated': untranslated,
+  'src-up': () => moveBoundary('src', false), 'src-down': () => moveBoundary('src', true),
+  'tgt-up': () => moveBoundary('tgt', false), 'tgt-down': () => moveBoundary('tgt', true),
+  'confirm': () => setStatus('confirmed'), 'reject': () => setStatus('rejected'),
+  'undo': undo, 'redo': redo, 'next': nextToCheck, 'save': save, 'start-over': startOver,
+  'help': () => { const help = document.getElementById('help'); help.hidden = !help.hidden; },
+};
+const keys = {
+  'm': 'merge-next', 'M': 'merge-prev', 's': 'split', 'u': 'untranslated', '[': 'src-up', ']': 'src-down',
+  '{': 'tgt-up', '}': 'tgt-down', 'c': 'confirm', 'Enter': 'confirm', 'r': 'reject', 'Delete': 'reject',
+  'n': 'next', '?': 'help',
+};
+document.addEventListener('keydown', event => {
+  if (event.target.closest && event.target.closest('input, select, textarea')) return;
+  const ctrl = event.ctrlKey || event.metaKey;
+  let action = null;
+  if (ctrl) {
+    const key = event.key.toLowerCase();
+    if (key === 'z') action = event.shiftKey ? 'redo' : 'undo';
+    else if (key === 'y') action = 'redo';
+    else if (key === 's') action = 'save';
+  } else if (!event.altKey) {
+    const move = {'ArrowDown': 1, 'j': 1, 'ArrowUp': -1, 'k': -1, 'PageDown': 10, 'PageUp': -10}[event.key];
+    if (move) {
+      select(Math.max(0, Math.min(links.length - 1, current + move)));
+      event.preventDefault();
+      return;
+    }
+    if (event.key === 'Home' || event.key === 'End') {
+      select(event.key === 'Home' ? 0 : links.length - 1);
+      event.preventDefault();
+      return;
+    }
+    if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
+      cursor += event.key === 'ArrowRight' ? 1 : -1;
+      showSelection(false);
+      event.preventDefault();
+      return;
+    }
+    action = keys[event.key] || null;
+  }
+  if (action && links.length) { event.preventDefault(); actions[action](); }
+});
+document.querySelectorAll('button[data-action]').forEach(button =>
+  button.addEventListener('click', () => { if (links.length) actions[button.dataset.action](); }));
+list.addEventListener('click', event => {
+  const row = event.target.closest('.link');
+  if (!row) return;
+  const span = event.target.closest('.sent');
+  select(rows.indexOf(row), span ? Number(span.dataset.k) : 0);
+});
+reviewer.addEventListener('change', keep);
+
+function fitHeader() {  // rows scrolled into view stay clear of the sticky header
+  document.documentElement.style.scrollPaddingTop = (document.querySelector('header').offsetHeight + 8) + 'px';
+}
+window.addEventListener('resize', fitHeader);
+
+(function start() {
+  let stored = null;
+  try { stored = JSON.parse(localStorage.getItem(storageKey)); } catch (error) { stored = null; }
+  if (stored && stored.sha256 === data.sha256 && Array.isArray(stored.links)) {
+    links = stored.links;
+    reviewer.value = stored.reviewer || '';
+    current = stored.current || 0;
+    say('restored the review kept in this browser at ' + stored.time + ' (Start over discards it)');
+  }
+  fitHeader();
+  drawAll();
+  showProgress();
+  showSelection(true);
+})();
+"""
+
+_BUTTONS = (("merge-prev", "Merge with previous", "Shift+M"), ("merge-next", "Merge with next", "M"),
+            ("split", "Split", "S"), ("untranslated", "Untranslated", "U"), ("src-up", "Source ↑", "["),
+            ("src-down", "Source ↓", "]"), ("tgt-up", "Target ↑", "{"), ("tgt-down", "Target ↓", "}"),
+            ("confirm", "Confirm", "C"), ("reject", "Reject", "R"), ("undo", "Undo", "Ctrl+Z"),
+            ("redo", "Redo", "Ctrl+Y"), ("next", "Next to check", "N"), ("save", "Save", "Ctrl+S"),
+            ("start-over", "Start over", ""), ("help", "Keys", "?"))
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="aligner {version}">
+<title>{title}</title>
+<style>{style}</style>
+</head>
+<body>
+<header>
+<h1>{title}</h1>
+<div class="bar"><span id="progress"></span>
+<label>reviewer <input id="reviewer" size="12" placeholder="your name"></label>
+<label>next to check: <select id="queue"><option value="score">lowest score first</option>
+<option value="flagged">flagged first, then lowest score</option></select></label></div>
+<div class="bar">""" + "".join(
+    f'<button type="button" id="{action}" data-action="{action}">{label}'
+    f'{"<kbd>" + key.replace("{", "{{").replace("}", "}}") + "</kbd>" if key else ""}</button>'
+    for action, label, key in _BUTTONS) + """</div>
+<p id="help" hidden>↑/↓ or J/K: previous/next link (PgUp/PgDn by ten, Home/End) · ←/→: sentence in the link ·
+M: merge with the next link, Shift+M with the previous · S: split a merged link into 1-1 links, sentence by sentence ·
+U: the sentence under the cursor (first or last of its side) has no counterpart · [ ]: move the source boundary with
+the next link up/down · {{ }}: the same on the target side · C or Enter: confirm · R or Delete: reject (left out of the
+corpus) · N: next link to check (not yet reviewed) · left border: green confirmed,
+blue edited, red rejected · Ctrl+Z/Ctrl+Y: undo/redo · Ctrl+S: save. Work in progress is kept in this browser
+until you save.</p>
+<div id="message" aria-live="polite"></div>
+</header>
+<main id="links" role="grid" aria-label="links"></main>
+<script type="application/json" id="review-data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
