@@ -331,3 +331,97 @@ def test_review_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path):
         assert process.stderr.read().strip() == f"stopped; nothing saved to {tmp_path / 'links.corrections.json'}"
     finally:
         process.kill()
+
+
+def test_boundaries_move_both_ways_and_edits_that_would_break_the_order_are_refused(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chromium = browser_or_skip()
+    assert run_cli("review", RESULT, "-o", tmp_path / "review.html").exit_code == 0
+    with sync_playwright() as playwright:
+        browser, page, errors = open_review(playwright, chromium, (tmp_path / "review.html").as_uri())
+
+        def after(*keys):
+            for key in keys:
+                page.keyboard.press(key)
+            return link_states(page)[1:3], page.locator("#message").inner_text()
+
+        assert after("ArrowDown", "[") == (["[1]:[1]/edited", "[2,3]:[2]/edited"], "source boundary moved up")
+        assert after("]") == (["[1,2]:[1]/edited", "[3]:[2]/edited"], "source boundary moved down")
+        assert after("}") == (["[1,2]:[1,2]/edited", "[3]:[]/edited"], "target boundary moved down")
+        assert after("{")[0] == ["[1,2]:[1]/edited", "[3]:[2]/edited"]
+        assert after("m", "m")[0] == ["[1,2,3,4]:[1,2,3]/edited", "[5]:[4]/unreviewed"]
+        assert after("ArrowRight", "u")[1] == ("only the first or the last sentence of a side can be taken out; "
+                                               "split the link first")
+        assert after("ArrowLeft", "u") == (["[1]:[]/edited", "[2,3,4]:[1,2,3]/edited"],
+                                           "source sentence 1 marked untranslated")
+        assert after("End", "m")[1] == "no neighbouring link in this document to merge with"
+        assert after("End", "]")[1] == "no next link in this document"
+        assert after("Home", "s")[1] == "only a link with several sentences on a side splits; U takes a sentence out"
+        browser.close()
+    assert errors == []
+
+
+def test_no_sequence_of_keys_makes_an_invalid_alignment(tmp_path):
+    """Four hundred random keys over a result of two post pairs: what the page would save is
+    always every sentence in exactly one link, in order, inside its own document."""
+    import random
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = browser_or_skip()
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    second = [{**r, "src_post_id": 5, "tgt_post_id": 6, "date": None} for r in RECORDS[:8]]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS + second), "utf-8")
+    assert run_cli("review", folder).exit_code == 0
+    result = read_result(folder)
+    keys = ["ArrowDown", "ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight", "PageDown", "PageUp", "End", "Home",
+            "m", "M", "s", "u", "[", "]", "{", "}", "c", "r", "Control+z", "Control+z", "Control+y"]
+    pressed = random.Random(18).choices(keys, k=400)
+    with sync_playwright() as playwright:
+        browser, page, errors = open_review(playwright, chromium, (folder / "review.html").as_uri())
+        states = set()
+        for number, key in enumerate(pressed, start=1):
+            page.keyboard.press(key)
+            if number % 50 == 0:
+                corrections = json.loads(page.evaluate("() => correctionsText()"))
+                check_corrections(corrections, result, f"after {number} keys")
+                states.update(link["status"] for document in corrections["documents"] for link in document["links"])
+        browser.close()
+    assert errors == []
+    assert states == {"unreviewed", "confirmed", "edited", "rejected"}
+    applied = apply_corrections(corrections, result)
+    assert sum(applied.counts.values()) == sum(len(d["links"]) for d in corrections["documents"])
+
+
+def test_corrected_links_are_gold_for_eval(tmp_path):
+    """Splitting the one wrong link of the fixture gives the hand-made gold exactly."""
+    result = read_result(RESULT)
+    corrections = corrections_for(result, {1: [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
+                                               {"src_ids": [2], "tgt_ids": [], "status": "edited"}]})
+    (tmp_path / "c.json").write_text(json.dumps(corrections), encoding="utf-8")
+    assert run_cli("apply", tmp_path / "c.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl").exit_code == 0
+    against_gold = run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "fixed.jsonl", "--json")
+    assert json.loads(against_gold.stdout)["f1_strict"] == 1.0
+    as_gold = json.loads(run_cli("eval", tmp_path / "fixed.jsonl", RESULT, "--json").stdout)
+    assert (as_gold["gold_links"], as_gold["test_links"]) == (30, 29)
+    assert as_gold["precision_strict"] == pytest.approx(28 / 29)
+
+
+@pytest.mark.slow
+def test_calibrate_fits_a_score_on_corrected_links(tmp_path):
+    """The same calibration as from the hand-made gold that the corrected links equal."""
+    result = read_result(RESULT)
+    corrections = corrections_for(result, {1: [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
+                                               {"src_ids": [2], "tgt_ids": [], "status": "edited"}]})
+    (tmp_path / "c.json").write_text(json.dumps(corrections), encoding="utf-8")
+    assert run_cli("apply", tmp_path / "c.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl").exit_code == 0
+    files = [FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", tmp_path / "fixed.jsonl",
+             FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt", FIXTURES / "ria.ru-nb.gold"]
+    assert run_cli("calibrate", *files, "-o", tmp_path / "from-review.json").exit_code == 0
+    files[2] = FIXTURES / "izvestia.ru-nb.gold"  # what the corrected links equal
+    assert run_cli("calibrate", *files, "-o", tmp_path / "from-gold.json").exit_code == 0
+    from_review, from_gold = (json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+                              for name in ("from-review", "from-gold"))
+    assert from_review["model"] == "e5-small" and from_review == from_gold
