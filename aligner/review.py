@@ -359,8 +359,8 @@ h1{font-size:1.2em;margin:0 0 .3em}
 .bar .gap{width:.8em}
 #progress{font-weight:600;margin-right:.6em}
 #message{color:#2b4f7c;min-height:1.3em;margin-top:.25em}
-#help{font-size:13px;color:#444;margin:.3em 0 0}
-#help[hidden]{display:none}
+#keys-help{font-size:13px;color:#444;margin:.3em 0 0}
+#keys-help[hidden]{display:none}
 main{padding:.4em 1.5em 40vh}
 .chunk{content-visibility:auto;contain-intrinsic-size:auto 4000px}
 .link{display:grid;grid-template-columns:10em 1fr 1fr;gap:0 1em;border-top:1px solid #ddd;padding:4px 6px;
@@ -660,7 +660,7 @@ const actions = {
   'tgt-up': () => moveBoundary('tgt', false), 'tgt-down': () => moveBoundary('tgt', true),
   'confirm': () => setStatus('confirmed'), 'reject': () => setStatus('rejected'),
   'undo': undo, 'redo': redo, 'next': nextToCheck, 'save': save, 'start-over': startOver,
-  'help': () => { const help = document.getElementById('help'); help.hidden = !help.hidden; },
+  'help': () => { const help = document.getElementById('keys-help'); help.hidden = !help.hidden; fitHeader(); },
 };
 const keys = {
   'm': 'merge-next', 'M': 'merge-prev', 's': 'split', 'u': 'untranslated', '[': 'src-up', ']': 'src-down',
@@ -757,7 +757,7 @@ _PAGE = """<!DOCTYPE html>
     f'<button type="button" id="{action}" data-action="{action}">{label}'
     f'{"<kbd>" + key.replace("{", "{{").replace("}", "}}") + "</kbd>" if key else ""}</button>'
     for action, label, key in _BUTTONS) + """</div>
-<p id="help" hidden>↑/↓ or J/K: previous/next link (PgUp/PgDn by ten, Home/End) · ←/→: sentence in the link ·
+<p id="keys-help" hidden>↑/↓ or J/K: previous/next link (PgUp/PgDn by ten, Home/End) · ←/→: sentence in the link ·
 M: merge with the next link, Shift+M with the previous · S: split a merged link into 1-1 links, sentence by sentence ·
 U: the sentence under the cursor (first or last of its side) has no counterpart · [ ]: move the source boundary with
 the next link up/down · {{ }}: the same on the target side · C or Enter: confirm · R or Delete: reject (left out of the

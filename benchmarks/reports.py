@@ -8,6 +8,11 @@
 Prints what each report says at the top (links, coverage, and for Text+Berg the scores against
 gold) and writes OUT/seed/report.html, OUT/seed-report.png, OUT/textberg-report.html,
 OUT/textberg-report.png. The seed report and its screenshot are kept in examples/.
+
+It also writes the review page of the Izvestia commentary as `aligner align` links it
+(tests/fixtures/izvestia.ru-nb.jsonl) and screenshots it after a few keys: the wrong `[1,2]:[1]`
+split (S), `[1]:[1]` confirmed (C), source sentence 2 kept untranslated (U), the keys shown (?):
+OUT/review.html and OUT/review.png, kept in examples/ as review.png.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def aligner(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "aligner.cli", *args, "--quiet"] if args[0] != "report"
+    subprocess.run([sys.executable, "-m", "aligner.cli", *args, "--quiet"] if args[0] not in ("report", "review")
                    else [sys.executable, "-m", "aligner.cli", *args], check=True)
 
 
@@ -36,6 +41,22 @@ def screenshot(page: Path, image: Path) -> list[str]:
         tab = browser.new_page(viewport={"width": 1300, "height": 1150})
         tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.goto(page.resolve().as_uri())
+        tab.screenshot(path=str(image))
+        browser.close()
+    return errors
+
+
+def review_screenshot(page: Path, image: Path, keys: list[str]) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1300, "height": 900})
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(page.resolve().as_uri())
+        for key in keys:
+            tab.keyboard.press(key)
         tab.screenshot(path=str(image))
         browser.close()
     return errors
@@ -71,6 +92,12 @@ def main() -> None:
         errors = screenshot(page, image)
         print(f"{name}: {page} ({page.stat().st_size / 1e3:.0f} kB), screenshot {image}, script errors: {len(errors)}")
         print(facts(page))
+
+    review = args.out / "review.html"
+    aligner("review", str(ROOT / "tests" / "fixtures" / "izvestia.ru-nb.jsonl"), "-o", str(review), "--force",
+            "--title", "Review: the Izvestia commentary (ru-nb)")
+    errors = review_screenshot(review, args.out / "review.png", ["ArrowDown", "s", "c", "u", "?"])
+    print(f"review page: {review}, screenshot {args.out / 'review.png'}, script errors: {len(errors)}")
 
 
 if __name__ == "__main__":

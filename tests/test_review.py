@@ -268,6 +268,9 @@ def test_review_by_keyboard_alone_then_reload_keeps_the_work(tmp_path):
         assert page.locator("#message").inner_text().startswith("restored the review kept in this browser")
         page.click("#start-over")
         assert page.locator("#progress").inner_text() == "0 of 29 links reviewed"
+        assert not page.locator("#keys-help").is_visible()
+        page.keyboard.press("?")
+        assert page.locator("#keys-help").is_visible() and page.locator("#help").is_visible()
         page.keyboard.press("n")  # the lowest score: [1,2]:[1], 0.8117
         assert page.locator(".link.selected .ids").inner_text() == "[1,2]:[1]"
         browser.close()
