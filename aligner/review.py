@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import AlignerError, InputError
+from .errors import AlignerError, InputError, UsageError
 from .evaluate import LinkOrder
 from .files import atomic_output
 from .ingest import parse_json, read_link_records, read_text
@@ -281,7 +281,10 @@ class ReviewServer(ThreadingHTTPServer):
         self.token = secrets.token_urlsafe(18)
         self.lock = threading.Lock()
         self.saves = 0
-        super().__init__(("127.0.0.1", port), _ReviewHandler)
+        try:
+            super().__init__(("127.0.0.1", port), _ReviewHandler)
+        except OSError as exc:
+            raise UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         self.page = build_review_page(page_data(self.result, title or f"Review: {Path(result).name}",
                                                 self.save_to.name, f"/save?token={self.token}")).encode("utf-8")
 

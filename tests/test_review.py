@@ -316,6 +316,16 @@ def test_served_review_saves_beside_the_result_and_refuses_strangers(tmp_path):
         server.server_close()
 
 
+def test_review_serve_on_a_port_in_use_is_a_one_line_error():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        one_line_error(run_cli("review", RESULT, "--serve", "--port", port), 2, f"cannot serve on 127.0.0.1:{port}")
+
+
 def test_review_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path):
     import signal
     import urllib.request
@@ -428,3 +438,12 @@ def test_calibrate_fits_a_score_on_corrected_links(tmp_path):
     from_review, from_gold = (json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
                               for name in ("from-review", "from-gold"))
     assert from_review["model"] == "e5-small" and from_review == from_gold
+
+
+@pytest.mark.slow
+def test_the_fixture_is_what_align_writes_today():
+    """These tests and README's walkthrough start from the fixture: when aligner links the
+    commentary otherwise, write the fixture anew and check the walkthrough."""
+    result = run_cli("align", FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", "-f", "jsonl", "-q")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == RECORDS
