@@ -64,7 +64,7 @@ def measure(page_path: Path) -> dict:
         figures["to_last_row"] = tab.evaluate("""async () => {
             const start = performance.now();
             document.dispatchEvent(new KeyboardEvent('keydown', {key: 'End'}));
-            await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+            await (""" + NEXT_FRAME + """)();
             const box = rows[rows.length - 1].getBoundingClientRect();
             return {ms: performance.now() - start, on_screen: box.top < innerHeight && box.bottom > 0};
         }""")
@@ -82,17 +82,19 @@ def measure(page_path: Path) -> dict:
         figures["scroll"] = {"px": SCROLL_STEPS * 900, "frames": len(frames), "median_ms": statistics.median(frames),
                              "p95_ms": sorted(frames)[int(0.95 * (len(frames) - 1))], "max_ms": max(frames),
                              "over_budget": sum(f > FRAME_BUDGET_MS for f in frames)}
-        for name, key in (("merge_ms", "M"), ("undo_ms", "Control+z")):
+        for name, key in (("merge_ms", {"key": "M", "shiftKey": True}), ("undo_ms", {"key": "z", "ctrlKey": True})):
             tab.keyboard.press("End")
-            figures[name] = tab.evaluate(f"""async () => {{
+            figures[name] = tab.evaluate("""async key => {
                 const start = performance.now();
-                const ctrl = {json.dumps(key.startswith("Control"))};
-                document.dispatchEvent(new KeyboardEvent('keydown', {{key: {json.dumps(key[-1].lower() if key.startswith("Control") else key)}, ctrlKey: ctrl, shiftKey: !ctrl}}));
-                await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+                document.dispatchEvent(new KeyboardEvent('keydown', key));
+                await (""" + NEXT_FRAME + """)();
                 return performance.now() - start;
-            }}""")
-        figures["save_text_ms"] = tab.evaluate("() => { const start = performance.now(); const text = correctionsText();"
-                                               " return [performance.now() - start, text.length]; }")
+            }""", key)
+        figures["save_text_ms"] = tab.evaluate("""() => {
+            const start = performance.now();
+            const text = correctionsText();
+            return [performance.now() - start, text.length];
+        }""")
         browser.close()
     figures["errors"] = errors
     return figures
