@@ -710,6 +710,8 @@ list.addEventListener('click', event => {
   select(rows.indexOf(row), span ? Number(span.dataset.k) : 0);
 });
 reviewer.addEventListener('change', keep);
+reviewer.addEventListener('keydown', event => { if (event.key === 'Enter') reviewer.blur(); });
+queue.addEventListener('change', () => { queue.blur(); nextToCheck(); });  // keys go back to the links
 
 function fitHeader() {  // rows scrolled into view stay clear of the sticky header
   document.documentElement.style.scrollPaddingTop = (document.querySelector('header').offsetHeight + 8) + 'px';

@@ -32,27 +32,14 @@ def aligner(*args: str) -> None:
                    else [sys.executable, "-m", "aligner.cli", *args], check=True)
 
 
-def screenshot(page: Path, image: Path) -> list[str]:
+def screenshot(page: Path, image: Path, keys: tuple[str, ...] = (), height: int = 1150) -> list[str]:
+    """Open `page` in headless Chromium, press `keys`, screenshot the viewport; the script errors."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1300, "height": 1150})
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.goto(page.resolve().as_uri())
-        tab.screenshot(path=str(image))
-        browser.close()
-    return errors
-
-
-def review_screenshot(page: Path, image: Path, keys: list[str]) -> list[str]:
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1300, "height": 900})
+        tab = browser.new_page(viewport={"width": 1300, "height": height})
         tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.goto(page.resolve().as_uri())
         for key in keys:
@@ -96,7 +83,7 @@ def main() -> None:
     review = args.out / "review.html"
     aligner("review", str(ROOT / "tests" / "fixtures" / "izvestia.ru-nb.jsonl"), "-o", str(review), "--force",
             "--title", "Review: the Izvestia commentary (ru-nb)")
-    errors = review_screenshot(review, args.out / "review.png", ["ArrowDown", "s", "c", "u", "?"])
+    errors = screenshot(review, args.out / "review.png", ("ArrowDown", "s", "c", "u", "?"), height=900)
     print(f"review page: {review}, screenshot {args.out / 'review.png'}, script errors: {len(errors)}")
 
 

@@ -273,6 +273,12 @@ def test_review_by_keyboard_alone_then_reload_keeps_the_work(tmp_path):
         assert page.locator("#keys-help").is_visible() and page.locator("#help").is_visible()
         page.keyboard.press("n")  # the lowest score: [1,2]:[1], 0.8117
         assert page.locator(".link.selected .ids").inner_text() == "[1,2]:[1]"
+        page.keyboard.press("c")
+        page.focus("#queue")
+        page.keyboard.press("ArrowDown")  # flagged first: the merged link is reviewed, [28]:[28] is boilerplate
+        assert page.locator(".link.selected .ids").inner_text() == "[28]:[28]"
+        page.keyboard.press("r")  # back on the links, not in the list
+        assert page.locator(".link.st-rejected .ids").all_inner_texts() == ["[28]:[28]"]
         browser.close()
     assert errors == []
     statuses, corrections = saved_corrections(tmp_path / "downloaded.json")
@@ -408,16 +414,21 @@ def test_no_sequence_of_keys_makes_an_invalid_alignment(tmp_path):
     assert sum(applied.counts.values()) == sum(len(d["links"]) for d in corrections["documents"])
 
 
-def test_corrected_links_are_gold_for_eval(tmp_path):
-    """Splitting the one wrong link of the fixture gives the hand-made gold exactly."""
-    result = read_result(RESULT)
-    corrections = corrections_for(result, {1: [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
-                                               {"src_ids": [2], "tgt_ids": [], "status": "edited"}]})
+def split_the_wrong_link(tmp_path):
+    """`apply` of a review that only splits `[1,2]:[1]` into `[1]:[1]` and `[2]:[]`: fixed.jsonl."""
+    corrections = corrections_for(read_result(RESULT), {1: [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
+                                                            {"src_ids": [2], "tgt_ids": [], "status": "edited"}]})
     (tmp_path / "c.json").write_text(json.dumps(corrections), encoding="utf-8")
     assert run_cli("apply", tmp_path / "c.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl").exit_code == 0
-    against_gold = run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "fixed.jsonl", "--json")
+    return tmp_path / "fixed.jsonl"
+
+
+def test_corrected_links_are_gold_for_eval(tmp_path):
+    """Splitting the one wrong link of the fixture gives the hand-made gold exactly."""
+    fixed = split_the_wrong_link(tmp_path)
+    against_gold = run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", fixed, "--json")
     assert json.loads(against_gold.stdout)["f1_strict"] == 1.0
-    as_gold = json.loads(run_cli("eval", tmp_path / "fixed.jsonl", RESULT, "--json").stdout)
+    as_gold = json.loads(run_cli("eval", fixed, RESULT, "--json").stdout)
     assert (as_gold["gold_links"], as_gold["test_links"]) == (30, 29)
     assert as_gold["precision_strict"] == pytest.approx(28 / 29)
 
@@ -425,12 +436,8 @@ def test_corrected_links_are_gold_for_eval(tmp_path):
 @pytest.mark.slow
 def test_calibrate_fits_a_score_on_corrected_links(tmp_path):
     """The same calibration as from the hand-made gold that the corrected links equal."""
-    result = read_result(RESULT)
-    corrections = corrections_for(result, {1: [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
-                                               {"src_ids": [2], "tgt_ids": [], "status": "edited"}]})
-    (tmp_path / "c.json").write_text(json.dumps(corrections), encoding="utf-8")
-    assert run_cli("apply", tmp_path / "c.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl").exit_code == 0
-    files = [FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", tmp_path / "fixed.jsonl",
+    fixed = split_the_wrong_link(tmp_path)
+    files = [FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", fixed,
              FIXTURES / "ria.ru.txt", FIXTURES / "ria.nb.txt", FIXTURES / "ria.ru-nb.gold"]
     assert run_cli("calibrate", *files, "-o", tmp_path / "from-review.json").exit_code == 0
     files[2] = FIXTURES / "izvestia.ru-nb.gold"  # what the corrected links equal
