@@ -46,7 +46,8 @@ def links_file(result: str | Path) -> Path:
 
 
 def corrections_path(result: str | Path) -> Path:
-    """Where `review --serve` saves: beside a JSONL RESULT, inside an OUTDIR."""
+    """The corrections' name (Save downloads it; `--serve` writes it): beside a JSONL RESULT,
+    inside an OUTDIR."""
     result = Path(result)
     return result / "corrections.json" if result.is_dir() else result.with_name(result.stem + ".corrections.json")
 
@@ -108,6 +109,8 @@ def read_result(result: str | Path) -> Result:
     for number, record in enumerate(read_link_records(path), start=1):
         where = f"{path} line {number}"
         key = (record.get("src_post_id"), record.get("tgt_post_id"))
+        if not all(part is None or isinstance(part, int | str) for part in key):
+            raise InputError(f"{where}: 'src_post_id' and 'tgt_post_id' must be numbers or strings")
         document = documents.setdefault(key, Document(key, date=record.get("date")))
         problem = orders.setdefault(key, LinkOrder(monotonic=True)).problem(record["src_ids"], record["tgt_ids"])
         if problem:
@@ -129,7 +132,8 @@ def page_data(result: Result, title: str, save_name: str, save_url: str | None) 
                           "tgt": {str(i): text for i, text in document.tgt.items()}})
         for record in document.records:
             links.append({"d": number, "s": record["src_ids"], "t": record["tgt_ids"], "score": record.get("score"),
-                          "flags": record.get("flags") or [], "st": "unreviewed", "o": 1})
+                          "flags": [f for f in record.get("flags") or [] if isinstance(f, str)]
+                          if isinstance(record.get("flags"), list) else [], "st": "unreviewed", "o": 1})
     return {"title": title, "result": result.path.name, "sha256": result.sha256, "version": __version__,
             "save_name": save_name, "save_url": save_url, "documents": documents, "links": links}
 

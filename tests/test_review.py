@@ -114,6 +114,9 @@ def test_apply_refuses_a_file_that_is_not_json_and_review_a_merged_link_without_
     (tmp_path / "old.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old), encoding="utf-8")
     one_line_error(run_cli("review", tmp_path / "old.jsonl"), 2, "line 2: a merged link without its src_sentences")
     assert not (tmp_path / "old.review.html").exists()
+    odd = [{**RECORDS[0], "src_post_id": [1], "flags": "merged"}]
+    (tmp_path / "odd.jsonl").write_text("".join(json.dumps(r) + "\n" for r in odd), encoding="utf-8")
+    one_line_error(run_cli("review", tmp_path / "odd.jsonl"), 2, "must be numbers or strings")
 
 
 def test_review_writes_the_page_beside_the_result_and_keeps_an_existing_one(tmp_path):
