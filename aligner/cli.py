@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from .batch import FORMATS as BATCH_FORMATS
+from .batch import Settings as BatchSettings
+from .batch import count_rows, run_batch
 from .channel import FORMATS as CHANNEL_FORMATS
 from .channel import align_channel, write_channel
 from .dp import AlignParams
@@ -30,7 +34,7 @@ from .embed import (
     load_encoder,
     model_descriptions,
 )
-from .errors import INTERRUPTED, AlignerError, InputError, NothingToAlignError, OutputError, UsageError
+from .errors import BATCH_FAILURES, INTERRUPTED, AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import ERROR_CLASSES, auroc, calibration_error, link_errors, read_alignment, score
 from .export import FORMATS, ExportOptions, export_links, output_paths
 from .files import atomic_output, check_directory, check_outputs
@@ -422,6 +426,89 @@ def report(result, output, gold, title, force):
         check_outputs([Path(output)], force)
         write_report(result, output, gold=gold, title=title, force=force)
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("manifest", type=click.Path())
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Folder for jobs/, the merged corpus.PAIR.* files, summary.json and failed.jsonl; rerun "
+                   "with the same folder to resume.")
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(BATCH_FORMATS),
+              help="Also write the merged corpus in this format (repeatable; corpus.PAIR.jsonl is always written).")
+@click.option("--src-lang", default="ru", show_default=True, callback=_lang,
+              help="Language of src files, where a row gives none.")
+@click.option("--tgt-lang", default="nb", show_default=True, callback=_lang,
+              help="Language of tgt files, where a row gives none.")
+@click.option("--pair-by-stem", is_flag=True,
+              help="MANIFEST is a folder: pair its *.SRC_LANG and *.TGT_LANG files by name.")
+@click.option("--force-lang", is_flag=True, help="As for align: no language check of the texts.")
+@click.option("--model", default="e5-small", show_default=True, help="Encoder, as for align.")
+@click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
+              help="Most sentences in one link, both sides together.")
+@click.option("--pair-threshold", type=click.FloatRange(0.0, 1.0), default=PairParams().threshold,
+              show_default=True, help="For channel rows, as for channel.")
+@score_options
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: Ray Data (pip install \"aligner[ray]\").")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (local) or embedding actors (ray); default: the CPU count.")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="With --engine ray: the cluster to join (ray://HOST:10001, auto); default a local Ray.")
+@click.option("--gpus-per-worker", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="With --engine ray: GPUs for each embedding actor.")
+@KEEP_DUPLICATES_OPTION
+@click.option("--force", is_flag=True, help="Redo every job, even those done by an earlier run.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
+@click.pass_context
+def batch(ctx, manifest, outdir, formats, src_lang, tgt_lang, pair_by_stem, force_lang, model, max_merge,
+          pair_threshold, min_score, calibration, engine, workers, ray_address, gpus_per_worker, keep_duplicates,
+          force, quiet):
+    """Align many documents: every job of MANIFEST (JSONL, CSV or TSV rows of id, src, tgt,
+    src_lang, tgt_lang, presplit, or channel; or a folder with --pair-by-stem), each written as
+    soon as it is done. A rerun skips the jobs done with the same inputs and settings."""
+    if engine == "local" and (ray_address or gpus_per_worker):
+        raise click.UsageError("--ray-address and --gpus-per-worker go with --engine ray")
+    settings = BatchSettings(model, max_merge, min_score, calibration, force_lang, pair_threshold)
+    workers = workers or os.cpu_count() or 1
+    with user_errors(), batch_progress(quiet, manifest, pair_by_stem) as advance:
+        summary = run_batch(manifest, outdir, settings, src_lang=src_lang, tgt_lang=tgt_lang,
+                            pair_by_stem=pair_by_stem, engine=engine, workers=workers, formats=formats, force=force,
+                            ray_address=ray_address, gpus_per_worker=gpus_per_worker,
+                            export_options=lambda src, tgt: ExportOptions(src, tgt, keep_duplicates=keep_duplicates),
+                            on_outcome=advance)
+    if not quiet:
+        click.echo(batch_summary(summary, outdir), err=True)
+    if summary.failed:
+        ctx.exit(BATCH_FAILURES)
+
+
+@contextmanager
+def batch_progress(quiet: bool, manifest, pair_by_stem: bool):
+    """A bar over the jobs with a count of sentences, on a terminal and without --quiet."""
+    console = Console(stderr=True)
+    with Progress(TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[sentences]:,} "
+                  "sentences, {task.fields[failed]} failed"), TimeElapsedColumn(), console=console, transient=True,
+                  disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task("jobs", total=count_rows(manifest, pair_by_stem), sentences=0, failed=0)
+        counts: Counter[str] = Counter()
+
+        def advance(outcome) -> None:
+            counts["sentences"] += outcome.sentences
+            counts["failed"] += bool(outcome.error)
+            progress.update(task, advance=1, sentences=counts["sentences"], failed=counts["failed"])
+
+        yield advance
+
+
+def batch_summary(summary, outdir) -> str:
+    rate = (f" in {summary.seconds:.1f} s ({summary.done / summary.seconds:.2f} jobs/s, "
+            f"{summary.sentences / summary.seconds:,.0f} sentences/s)" if summary.done and summary.seconds else "")
+    lines = [f"{summary.jobs} jobs: {summary.done} done, {summary.skipped} done before (skipped), "
+             f"{summary.failed} failed{' (see failed.jsonl)' if summary.failed else ''}; {summary.links:,} links; "
+             f"{summary.sentences:,} sentences aligned{rate} ({summary.engine}, {summary.workers} workers)"]
+    lines.append(f"wrote {', '.join(summary.exported) or 'no corpus'} in {outdir}")
+    lines.append(summary.signature)
+    return "\n".join(lines)
 
 
 @main.command()

@@ -1,6 +1,7 @@
 """Errors a user can act on: the CLI prints them as one line and exits with `exit_code`."""
 
 INTERRUPTED = 130  # the status of a command ended by Ctrl-C (128 + SIGINT)
+BATCH_FAILURES = 6  # `batch` finished, but some jobs failed (failed.jsonl)
 
 
 class AlignerError(Exception):

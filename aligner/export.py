@@ -1,5 +1,5 @@
-"""Writing aligned links: TSV, JSONL, vecalign, TMX 1.4 and Moses, streamed, to stdout or
-atomically to files (temp file, then rename; an existing file only with `force`)."""
+"""Writing aligned links: TSV, JSONL, vecalign, TMX 1.4, Moses and Parquet, streamed, to stdout
+or atomically to files (temp file, then rename; an existing file only with `force`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .language import normalize_locale
 from .score import LONG_SEGMENT_CHARS, is_long_segment
 from .version import __version__
 
-FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses")
+FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses", "parquet")
 TSV_COLUMNS = ("src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags")
 
 # What XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); everything else is removed.
@@ -70,7 +70,7 @@ class ExportStats:
         found = []
         if self.one_sided:
             found.append(f"{fmt}: {_counted(self.one_sided, 'sentence')} without a counterpart (1-0 or 0-1 links) "
-                         f"left out; {'TMX holds' if fmt == 'tmx' else 'Moses files hold'} translation pairs only")
+                         f"left out; {_PAIRS_ONLY.get(fmt, fmt)} translation pairs only")
         if self.duplicates:
             found.append(f"tmx: {_counted(self.duplicates, 'pair')} that occurred before with the same texts "
                          "left out (--keep-duplicates writes every one)")
@@ -79,6 +79,9 @@ class ExportStats:
     def as_dict(self) -> dict[str, int]:
         return {"written": self.written, "one_sided_left_out": self.one_sided, "duplicates_left_out": self.duplicates,
                 "long_segments": self.long_segments, "removed_characters": self.removed_chars}
+
+
+_PAIRS_ONLY = {"tmx": "TMX holds", "moses": "Moses files hold", "parquet": "the Parquet file holds"}
 
 
 def _counted(count: int, noun: str) -> str:
@@ -90,6 +93,8 @@ def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) ->
     if output is None or str(output) == "-":
         if fmt == "moses":
             raise UsageError("moses writes two files: give -o PREFIX (writes PREFIX.ru and PREFIX.nb)")
+        if fmt == "parquet":
+            raise UsageError("parquet is a binary file: give -o FILE")
         return None
     output = Path(output)
     if fmt == "moses":
@@ -137,6 +142,8 @@ def export_links(records: Iterable[Mapping[str, Any]], output: str | Path | None
     elif fmt == "tmx":
         with atomic_output(target, force, binary=True) as stream:
             _write_tmx(records, stream, options, stats)
+    elif fmt == "parquet":
+        write_parquet(records, target, options, stats, force)
     else:
         with atomic_output(target, force) as stream:
             stats.written = write_links(records, stream, fmt)
@@ -268,3 +275,53 @@ def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options:
                     xml.write(unit, pretty_print=True)
             xml.write("\n")
     stream.write(b"\n")
+
+
+PARQUET_ROWS_PER_GROUP = 10_000
+
+
+def parquet_schema(src_lang: str, tgt_lang: str):
+    """Hugging Face `datasets`' translation layout: `translation` {src_lang: text, tgt_lang: text},
+    beside the link's id, score and the rest."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()), ("job", pa.string()),
+        ("translation", pa.struct([(src_lang, pa.string()), (tgt_lang, pa.string())])),
+        ("score", pa.float64()), ("similarity", pa.float64()), ("type", pa.string()),
+        ("src_ids", pa.list_(pa.int64())), ("tgt_ids", pa.list_(pa.int64())), ("flags", pa.list_(pa.string())),
+    ])
+
+
+def write_parquet(records: Iterable[Mapping[str, Any]], path: Path | None, options: ExportOptions,
+                  stats: ExportStats, force: bool = False) -> None:
+    """Translation pairs (links with text on both sides) as Parquet, a row group per
+    PARQUET_ROWS_PER_GROUP links, streamed; `id` is the record's own or its position."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError('parquet needs pyarrow: pip install "aligner[parquet]"') from None
+    if options.src_lang == options.tgt_lang:
+        raise UsageError("parquet's translation column needs two different languages")
+    schema = parquet_schema(options.src_lang, options.tgt_lang)
+    with atomic_output(path, force, binary=True) as stream, pq.ParquetWriter(stream, schema) as writer:
+        rows: list[dict] = []
+        for position, record in enumerate(records):
+            if not record["src"] or not record["tgt"]:
+                stats.one_sided += 1
+                continue
+            flags = record.get("flags")
+            rows.append({"id": str(record.get("id", position)),
+                         "job": None if record.get("job") is None else str(record["job"]),
+                         "translation": {options.src_lang: record["src"], options.tgt_lang: record["tgt"]},
+                         "score": record.get("score"), "similarity": record.get("similarity"),
+                         "type": record.get("type"), "src_ids": record["src_ids"], "tgt_ids": record["tgt_ids"],
+                         "flags": [str(f) for f in flags] if isinstance(flags, list) else []})
+            if len(rows) == PARQUET_ROWS_PER_GROUP:
+                writer.write_table(pa.Table.from_pylist(rows, schema))
+                stats.written += len(rows)
+                rows = []
+        if rows or not stats.written:
+            writer.write_table(pa.Table.from_pylist(rows, schema))
+            stats.written += len(rows)

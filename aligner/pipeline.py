@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import NotRequired, TypedDict
 
@@ -171,10 +172,17 @@ def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: st
 
 def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                 tgt_lang: str = "nb", params: AlignParams = AlignParams(),
-                store: EmbeddingStore | None = None, calibration: dict | None = None) -> AlignmentResult:
-    """Align two sides' units; `calibration` (default: the encoder's, from models/) scores the links."""
+                store: EmbeddingStore | None = None, calibration: dict | None = None,
+                vectors: Mapping[str, np.ndarray] | None = None) -> AlignmentResult:
+    """Align two sides' units; `calibration` (default: the encoder's, from models/) scores the links.
+
+    `vectors`: unit texts' vectors computed elsewhere (another process or machine, by the same
+    encoder); only what they lack is embedded here: the few joined spans the search checks
+    (`ExactSpans`, about 1 string in 50), and units they do not hold."""
     check_size(src, tgt)
     store = store or EmbeddingStore(encoder)
+    if vectors:
+        store.vectors.update(vectors)
     if params.random_distance is None and getattr(encoder, "random_distance", None):
         params = replace(params, random_distance=encoder.random_distance)
     started = time.perf_counter()
