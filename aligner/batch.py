@@ -577,8 +577,9 @@ def merge_outputs(outdir: Path, outcomes: list[Outcome], formats: Iterable[str],
             stats: ExportStats = export_links(job_links(outdir, names), outdir / (
                 f"corpus.{pair}" if fmt == "moses" else f"corpus.{pair}.{fmt}"), fmt, options, force=True)
             exported[f"corpus.{pair}.{fmt}"] = stats.as_dict()
-    written = {outdir / name for name in exported} | {
-        outdir / f"corpus.{pair}.{lang}" for pair in dict.fromkeys(o.pair for o in outcomes) for lang in pair.split("-")}
+    pairs = dict.fromkeys(o.pair for o in outcomes)
+    written = {outdir / name for name in exported} | {  # moses: corpus.PAIR.SRC and corpus.PAIR.TGT
+        outdir / f"corpus.{pair}.{lang}" for pair in pairs for lang in pair.split("-")}
     for stale in earlier - written:
         stale.unlink(missing_ok=True)
     return exported
