@@ -508,6 +508,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
     outdir = Path(outdir)
     check_outdir(outdir)
     (outdir / "jobs").mkdir(parents=True, exist_ok=True)
+    for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
+        temp.unlink(missing_ok=True)
     signature = settings.signature(worker_encoder(settings.model).signature)
     summary = BatchSummary(engine, workers, signature)
     finished: dict[str, Outcome] = {}  # by id, in manifest order: what the merged corpus holds
