@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -36,7 +37,7 @@ import numpy as np
 from .channel import align_channel
 from .dp import AlignParams
 from .embed import EmbeddingStore, Encoder, load_encoder
-from .errors import AlignerError, InputError, OutputError, UsageError
+from .errors import INTERRUPTED, AlignerError, InputError, OutputError, UsageError
 from .export import ExportOptions, ExportStats, export_links, write_jsonl
 from .files import atomic_output
 from .ingest import parse_json, read_channel, read_link_records, read_text
@@ -337,6 +338,9 @@ def worker_encoder(model: str) -> Encoder:
 
 def _worker_start(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before the encoder's engine starts its threads
+    # Ctrl-C reaches the whole process group: the main process reports it; a worker just ends (a
+    # job it was writing leaves a temp file, which the next run clears).
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(INTERRUPTED))
 
 
 def _run_in_worker(job: Job, key: str, settings: Settings, outdir: str) -> Outcome:
@@ -351,8 +355,9 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
             yield run_job(job, key, worker_encoder(settings.model), settings, outdir)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                             initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
+                               initargs=(threads,))
+    try:
         pending: set[Future] = set()
         queue = iter(jobs)
         while True:
@@ -365,6 +370,8 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
+    finally:  # stopped early (Ctrl-C, an error): jobs not started are dropped, running ones end
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_ray(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path, workers: int,

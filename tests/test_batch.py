@@ -237,3 +237,21 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_output(tmp_path):
     assert "0 done, 8 done before (skipped)" in again.stderr
     forced = subprocess.run([*command, "--force"], capture_output=True)
     assert forced.returncode == 0 and (tmp_path / "out" / "corpus.ru-nb.jsonl").read_bytes() == merged
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
+    rows = [{"id": f"ria-{k}", "src": str(FIXTURES / "ria.ru.txt"), "tgt": str(FIXTURES / "ria.nb.txt")}
+            for k in range(6)]
+    manifest = write_manifest(tmp_path / "m.jsonl", rows)
+    process = subprocess.Popen([sys.executable, "-m", "aligner", "batch", str(manifest), "-o", str(tmp_path / "out"),
+                                "--workers", "2"], start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "out" / "jobs").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    started = time.monotonic()
+    assert process.wait(timeout=30) == -signal.SIGINT
+    assert time.monotonic() - started < 5
+    assert process.stderr.read() == "Error: interrupted\n"  # no worker tracebacks
+    assert len(list((tmp_path / "out" / "jobs").glob("*.json"))) < 6
