@@ -524,8 +524,8 @@ def batch_summary(summary, outdir) -> str:
 @click.option("--force", is_flag=True, help="Replace an existing page.")
 def review(result, output, serve, port, title, force):
     """Check and correct RESULT's links in the browser: merge, split, mark untranslated, move a
-    boundary, confirm, reject, all from the keyboard. RESULT: links in JSONL (`align -f jsonl`)
-    or a `channel` OUTDIR. Save gives a corrections file for `aligner apply`."""
+    boundary, confirm, reject, all from the keyboard. RESULT: links in JSONL (`align -f jsonl`),
+    a `channel` OUTDIR or a `batch` OUTDIR. Save gives a corrections file for `aligner apply`."""
     with user_errors():
         if serve:
             if output:

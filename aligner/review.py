@@ -36,13 +36,20 @@ MAX_CORRECTIONS_BYTES = 256 * 2**20
 
 
 def links_file(result: str | Path) -> Path:
-    """The JSONL of links in RESULT: the file itself, or a `channel` OUTDIR's corpus.jsonl."""
+    """The JSONL of links in RESULT: the file itself, a `channel` OUTDIR's corpus.jsonl, or a
+    `batch` OUTDIR's corpus.PAIR.jsonl (when it holds one language pair)."""
     result = Path(result)
-    if result.is_dir():
-        if not (result / "corpus.jsonl").is_file():
-            raise InputError(f"{result}: a folder without corpus.jsonl (not an `aligner channel` output)")
+    if not result.is_dir():
+        return result
+    if (result / "corpus.jsonl").is_file():
         return result / "corpus.jsonl"
-    return result
+    corpora = sorted(result.glob("corpus.*.jsonl")) if (result / "jobs").is_dir() else []
+    if len(corpora) == 1:
+        return corpora[0]
+    if corpora:
+        raise InputError(f"{result}: a batch of several language pairs ({', '.join(p.name for p in corpora)}); "
+                         "review one of its corpus files")
+    raise InputError(f"{result}: a folder without corpus.jsonl (not an `aligner channel` or `batch` output)")
 
 
 def corrections_path(result: str | Path) -> Path:
@@ -68,7 +75,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-DocumentKey = tuple[Any, Any]  # (src_post_id, tgt_post_id); (None, None) for a single document
+DOCUMENT_FIELDS = ("job", "src_post_id", "tgt_post_id")  # what tells a result's documents apart
+DocumentKey = tuple[Any, ...]  # their values; all None for a single document
 
 
 @dataclass
@@ -108,9 +116,9 @@ def read_result(result: str | Path) -> Result:
     orders: dict[DocumentKey, LinkOrder] = {}
     for number, record in enumerate(read_link_records(path), start=1):
         where = f"{path} line {number}"
-        key = (record.get("src_post_id"), record.get("tgt_post_id"))
+        key = tuple(record.get(name) for name in DOCUMENT_FIELDS)
         if not all(part is None or isinstance(part, int | str) for part in key):
-            raise InputError(f"{where}: 'src_post_id' and 'tgt_post_id' must be numbers or strings")
+            raise InputError(f"{where}: 'job', 'src_post_id' and 'tgt_post_id' must be numbers or strings")
         document = documents.setdefault(key, Document(key, date=record.get("date")))
         problem = orders.setdefault(key, LinkOrder(monotonic=True)).problem(record["src_ids"], record["tgt_ids"])
         if problem:
@@ -127,7 +135,7 @@ def page_data(result: Result, title: str, save_name: str, save_url: str | None) 
     """What the page's script reads: the documents' sentences and the links, flat, in order."""
     documents, links = [], []
     for number, document in enumerate(result.documents):
-        documents.append({"src_post_id": document.key[0], "tgt_post_id": document.key[1],
+        documents.append({**dict(zip(DOCUMENT_FIELDS, document.key, strict=True)),
                           "src": {str(i): text for i, text in document.src.items()},
                           "tgt": {str(i): text for i, text in document.tgt.items()}})
         for record in document.records:
@@ -182,8 +190,10 @@ def check_corrections(corrections: Any, result: Result, where: str) -> None:
                          f"{result.path.name}")
     for number, (entry, document) in enumerate(zip(documents, result.documents, strict=True), start=1):
         here = f"{where}: document {number}"
-        if not isinstance(entry, dict) or (entry.get("src_post_id"), entry.get("tgt_post_id")) != document.key:
-            raise InputError(f"{here} is not post pair {document.key[0]}→{document.key[1]} of the result")
+        if not isinstance(entry, dict) or tuple(entry.get(name) for name in DOCUMENT_FIELDS) != document.key:
+            named = ", ".join(f"{name} {value}" for name, value in zip(DOCUMENT_FIELDS, document.key, strict=True)
+                              if value is not None)
+            raise InputError(f"{here} is not the result's document {number} ({named or 'the only one'})")
         links = entry.get("links")
         if not isinstance(links, list):
             raise InputError(f"{here}: 'links' must be a list")
@@ -235,8 +245,11 @@ def _reviewed_record(document: Document, src_ids: list[int], tgt_ids: list[int],
         if len(ids) > 1:
             record[f"{side}_sentences"] = [texts[i] for i in ids]
     record["flags"] = [REVIEWED_FLAG]
-    if document.key != (None, None):
-        record.update(src_post_id=document.key[0], tgt_post_id=document.key[1], date=document.date)
+    for name, value in zip(DOCUMENT_FIELDS, document.key, strict=True):
+        if value is not None:
+            record[name] = value
+    if document.key[1] is not None:
+        record["date"] = document.date
     return record
 
 
@@ -421,6 +434,7 @@ function makeRow(link) {
   row.setAttribute('role', 'row');
   const meta = element('div', 'meta');
   const doc = docs[link.d];
+  if (doc.job !== null) meta.append(element('div', '', 'job ' + doc.job));
   if (doc.src_post_id !== null) meta.append(element('div', '', 'posts ' + doc.src_post_id + '→' + doc.tgt_post_id));
   meta.append(element('div', 'ids', '[' + link.s.join(',') + ']:[' + link.t.join(',') + ']'));
   const line = element('div', '', link.s.length + '-' + link.t.length + ' ');
@@ -623,7 +637,8 @@ function startOver() {
 }
 
 function corrections() {
-  const documents = docs.map(doc => ({src_post_id: doc.src_post_id, tgt_post_id: doc.tgt_post_id, links: []}));
+  const documents = docs.map(doc => ({job: doc.job, src_post_id: doc.src_post_id, tgt_post_id: doc.tgt_post_id,
+                                      links: []}));
   for (const link of links) documents[link.d].links.push({src_ids: link.s, tgt_ids: link.t, status: link.st});
   return {format: 'aligner-corrections', version: 1, result: data.result, result_sha256: data.sha256,
           reviewer: reviewer.value.trim() || null, saved: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -633,7 +648,8 @@ function correctionsText() {  // one link a line: readable, and small enough for
   const all = corrections();
   const head = Object.keys(all).filter(key => key !== 'documents')
     .map(key => ' ' + JSON.stringify(key) + ': ' + JSON.stringify(all[key]));
-  const documents = all.documents.map(doc => '  {"src_post_id": ' + JSON.stringify(doc.src_post_id)
+  const documents = all.documents.map(doc => '  {"job": ' + JSON.stringify(doc.job)
+    + ', "src_post_id": ' + JSON.stringify(doc.src_post_id)
     + ', "tgt_post_id": ' + JSON.stringify(doc.tgt_post_id) + ', "links": [\n'
     + doc.links.map(link => '   ' + JSON.stringify(link)).join(',\n') + '\n  ]}');
   return '{\n' + head.join(',\n') + ',\n "documents": [\n' + documents.join(',\n') + '\n ]\n}\n';

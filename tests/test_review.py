@@ -96,7 +96,7 @@ def test_apply_writes_edited_and_confirmed_links_reviewed_and_leaves_out_rejecte
     (lambda c: c["documents"][0]["links"][5].update(status="maybe"), "and a status"),
     (lambda c: c["documents"][0]["links"].append({"src_ids": [], "tgt_ids": [], "status": "edited"}),
      "no sentence on either side"),
-    (lambda c: c["documents"][0].update(src_post_id=7), "is not post pair"),
+    (lambda c: c["documents"][0].update(src_post_id=7), "is not the result's document 1 (the only one)"),
 ])
 def test_apply_refuses_corrections_that_do_not_fit_the_result_in_one_line(tmp_path, mangle, fragment):
     corrections = corrections_for(read_result(RESULT), {})
@@ -135,9 +135,9 @@ def test_a_channel_result_is_reviewed_by_post_pair_and_new_links_keep_their_post
     records[-1]["tgt_sentences"] = ["Pressemelding «A & B»", "andre linje"]  # the 1-2 link of post pair 1412→1413
     (tmp_path / "corpus" / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
     result = read_result(tmp_path / "corpus")
-    assert [document.key for document in result.documents] == [(None, None), (1412, 1413)]
+    assert [document.key for document in result.documents] == [(None, None, None), (None, 1412, 1413)]
     corrections = {"format": "aligner-corrections", "version": 1, "result_sha256": result.sha256,
-                   "documents": [{"src_post_id": d.key[0], "tgt_post_id": d.key[1],
+                   "documents": [{"src_post_id": d.key[1], "tgt_post_id": d.key[2],
                                   "links": [{"src_ids": r["src_ids"], "tgt_ids": r["tgt_ids"], "status": "unreviewed"}
                                             for r in d.records]} for d in result.documents]}
     corrections["documents"][1]["links"] = [{"src_ids": [29], "tgt_ids": [29], "status": "edited"},
@@ -153,6 +153,26 @@ def test_a_channel_result_is_reviewed_by_post_pair_and_new_links_keep_their_post
         check_corrections(corrections, result, "c.json")
     assert run_cli("review", tmp_path / "corpus").exit_code == 0
     assert (tmp_path / "corpus" / "review.html").exists()
+
+
+def test_a_batch_result_is_reviewed_by_job(tmp_path):
+    (tmp_path / "batch" / "jobs").mkdir(parents=True)
+    records = [{**r, "job": job, "id": f"{job}:{k}"} for job in ("a", "b") for k, r in enumerate(RECORDS)]
+    (tmp_path / "batch" / "corpus.ru-nb.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+    result = read_result(tmp_path / "batch")
+    assert [document.key for document in result.documents] == [("a", None, None), ("b", None, None)]
+    corrections = {"format": "aligner-corrections", "version": 1, "result_sha256": result.sha256,
+                   "documents": [{"job": d.key[0], "links": [{"src_ids": r["src_ids"], "tgt_ids": r["tgt_ids"],
+                                                              "status": "unreviewed"} for r in d.records]}
+                                 for d in result.documents]}
+    corrections["documents"][1]["links"][1:2] = [{"src_ids": [1], "tgt_ids": [1], "status": "edited"},
+                                                 {"src_ids": [2], "tgt_ids": [], "status": "edited"}]
+    check_corrections(corrections, result, "c.json")
+    applied = apply_corrections(corrections, result).records
+    assert [(r["job"], r.get("id")) for r in applied[29:32]] == [("b", "b:0"), ("b", None), ("b", None)]
+    assert "src_post_id" not in applied[30]
+    (tmp_path / "batch" / "corpus.de-fr.jsonl").write_text("", encoding="utf-8")
+    one_line_error(run_cli("review", tmp_path / "batch"), 2, "a batch of several language pairs")
 
 
 # ---- in the browser ----
