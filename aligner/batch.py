@@ -26,6 +26,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from functools import cache, partial
 from multiprocessing import get_context
@@ -325,6 +326,8 @@ def run_job(job: Job, key: str, encoder: Encoder, settings: Settings, outdir: Pa
             stream.write(json.dumps(meta, ensure_ascii=False) + "\n")
     except AlignerError as exc:
         outcome.error = str(exc)
+    except Exception as exc:  # a bug or an odd input must not stop the other jobs
+        outcome.error = f"unexpected {type(exc).__name__}: {exc}"
     return outcome
 
 
@@ -369,7 +372,11 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise AlignerError("a worker process died (out of memory?); the jobs done are kept: "
+                                       "rerun to go on, with fewer --workers") from None
     finally:  # stopped early (Ctrl-C, an error): jobs not started are dropped, running ones end
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -432,6 +439,8 @@ class _RayStages:
             out["units"] = json.dumps({"src": asdict(prepared.src), "tgt": asdict(prepared.tgt)}, ensure_ascii=False)
         except AlignerError as exc:
             out["error"] = str(exc)
+        except Exception as exc:  # as in run_job
+            out["error"] = f"unexpected {type(exc).__name__}: {exc}"
         return out
 
     @staticmethod
