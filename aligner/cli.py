@@ -505,7 +505,8 @@ def batch_summary(summary, outdir) -> str:
             f"{summary.sentences / summary.seconds:,.0f} sentences/s)" if summary.done and summary.seconds else "")
     lines = [f"{summary.jobs} jobs: {summary.done} done, {summary.skipped} done before (skipped), "
              f"{summary.failed} failed{' (see failed.jsonl)' if summary.failed else ''}; {summary.links:,} links; "
-             f"{summary.sentences:,} sentences aligned{rate} ({summary.engine}, {summary.workers} workers)"]
+             f"{summary.sentences:,} sentences aligned{rate} ({summary.engine}, {summary.workers} "
+             f"worker{'' if summary.workers == 1 else 's'})"]
     lines.append(f"wrote {', '.join(summary.exported) or 'no corpus'} in {outdir}")
     lines.append(summary.signature)
     return "\n".join(lines)
