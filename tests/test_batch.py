@@ -176,9 +176,10 @@ def test_bad_rows_land_in_failed_jsonl_and_the_rest_are_merged(batch_runs):
     folder, rows, runs = batch_runs
     out = runs["local"][0]
     failed = {line["job"]: line["error"] for line in map(json.loads, (out / "failed.jsonl").read_text().splitlines())}
-    assert set(failed) == {"missing", "binary", "wrong-language", "row 9"}
+    malformed = f"row {len(rows) + 1}"  # the manifest's last line
+    assert set(failed) == {"missing", "binary", "wrong-language", malformed}
     assert "nope.ru: cannot read" in failed["missing"] and "PNG" in failed["binary"]
-    assert "Latin" in failed["wrong-language"] and "not JSON" in failed["row 9"]
+    assert "Latin" in failed["wrong-language"] and "not JSON" in failed[malformed]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     done = len(rows) - 3
     assert (summary["jobs"], summary["done"], summary["failed"], summary["skipped"]) == (len(rows) + 1, done, 4, 0)
