@@ -15,7 +15,6 @@ links are the same."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -25,13 +24,10 @@ import signal
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from functools import cache, partial
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +42,9 @@ from .language import normalize_lang
 from .pair import PairParams
 from .pipeline import Units, align_units, check_languages, check_size, split_units, texts_to_embed
 from .version import __version__
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 MANIFEST_COLUMNS = ("id", "src", "tgt", "src_lang", "tgt_lang", "presplit", "channel")
 FORMATS = ("tsv", "tmx", "moses", "parquet")  # besides the merged JSONL, always written
@@ -176,6 +175,8 @@ def _rows(manifest: Path) -> Iterator[tuple[int, dict | str]]:
                     continue
                 yield number, row if isinstance(row, dict) else f"line {number}: not a JSON object"
     elif suffix in (".csv", ".tsv"):
+        import csv
+
         with manifest.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream, delimiter="\t" if suffix == ".tsv" else ",")
             for number, row in enumerate(reader, start=2):
@@ -357,6 +358,10 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
         for job, key in jobs:
             yield run_job(job, key, worker_encoder(settings.model), settings, outdir)
         return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # here: `aligner --help` stays quick
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
                                initargs=(threads,))

@@ -51,16 +51,6 @@ from .pipeline import (
     texts_to_embed,
 )
 from .report import write_report
-from .review import (
-    ReviewServer,
-    apply_corrections,
-    corrections_path,
-    describe,
-    read_corrections,
-    read_result,
-    review_page_path,
-    write_review,
-)
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 from .version import __version__
 
@@ -527,6 +517,8 @@ def review(result, output, serve, port, title, force):
     """Check and correct RESULT's links in the browser: merge, split, mark untranslated, move a
     boundary, confirm, reject, all from the keyboard. RESULT: links in JSONL (`align -f jsonl`),
     a `channel` OUTDIR or a `batch` OUTDIR. Save gives a corrections file for `aligner apply`."""
+    from .review import ReviewServer, corrections_path, review_page_path, write_review  # here: --help stays quick
+
     with user_errors():
         if serve:
             if output:
@@ -561,6 +553,8 @@ def apply(corrections, result, src_lang, tgt_lang, fmt, output, force, src_local
     """Write RESULT's links with the CORRECTIONS saved by `aligner review`: edited and confirmed
     links get score 1.0 and the flag `reviewed`, rejected ones are left out. The output is valid
     gold for `aligner eval` and `aligner calibrate`."""
+    from .review import apply_corrections, describe, read_corrections, read_result
+
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     with user_errors():
         read = read_result(result)
