@@ -35,7 +35,7 @@ from .channel import align_channel
 from .dp import AlignParams
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import INTERRUPTED, AlignerError, InputError, OutputError, UsageError
-from .export import ExportOptions, ExportStats, export_links, write_jsonl
+from .export import ExportOptions, ExportStats, check_parquet, export_links, write_jsonl
 from .files import atomic_output
 from .ingest import parse_json, read_channel, read_link_records, read_text
 from .language import normalize_lang
@@ -528,6 +528,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
     """Run every job of MANIFEST not yet done (all with `force`), then merge the results."""
     outdir = Path(outdir)
     check_outdir(outdir)
+    if "parquet" in formats:
+        check_parquet()  # now, not after the last job
     (outdir / "jobs").mkdir(parents=True, exist_ok=True)
     for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
         temp.unlink(missing_ok=True)

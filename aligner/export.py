@@ -97,6 +97,8 @@ def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) ->
             raise UsageError("parquet is a binary file: give -o FILE")
         return None
     output = Path(output)
+    if fmt == "parquet":
+        check_parquet()
     if fmt == "moses":
         if options.src_lang == options.tgt_lang:
             raise UsageError("moses needs two different languages for its two file names")
@@ -293,15 +295,21 @@ def parquet_schema(src_lang: str, tgt_lang: str):
     ])
 
 
+def check_parquet() -> None:
+    """A UsageError, before any work, where pyarrow is not installed."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise UsageError('parquet needs pyarrow: pip install "aligner[parquet]"') from None
+
+
 def write_parquet(records: Iterable[Mapping[str, Any]], path: Path | None, options: ExportOptions,
                   stats: ExportStats, force: bool = False) -> None:
     """Translation pairs (links with text on both sides) as Parquet, a row group per
     PARQUET_ROWS_PER_GROUP links, streamed; `id` is the record's own or its position."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise UsageError('parquet needs pyarrow: pip install "aligner[parquet]"') from None
+    check_parquet()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     if options.src_lang == options.tgt_lang:
         raise UsageError("parquet's translation column needs two different languages")
     schema = parquet_schema(options.src_lang, options.tgt_lang)
