@@ -321,3 +321,16 @@ def test_a_run_of_skipped_fragments_joins_one_after_another_and_target_skips_too
     assert reattach_skips(path, concept_spans(src, tgt), 8, 0.0) == [(0, 1, 0, 3), (1, 0, 3, 1)]
     # a margin asks for a clearer gain: joining "b" raises the match from 1/3 to 2/3 only
     assert reattach_skips(path, concept_spans(src, tgt), 8, 0.4) == path
+
+
+def test_a_negative_margin_lets_a_sentence_join_that_dilutes_the_match_a_little():
+    from aligner.dp import ExactSpans, reattach_skips
+
+    # joining the short source 1 to the pair lowers the exact match from 0.900 to 0.895: it
+    # belongs, but adds a word the embedding weighs a little against the target
+    scores = {(0, 1, 0, 1): 0.900, (0, 2, 0, 1): 0.895, (1, 2, 1, 1): 0.5, (2, 1, 1, 1): 0.8}
+    exact = ExactSpans(lambda i, a, j, b: scores[(i, a, j, b)], (np.ones(3, bool), np.ones(2, bool)))
+    path = [(0, 1, 0, 1), (1, 1, 1, 0), (2, 1, 1, 1)]
+    assert reattach_skips(path, exact, 8, 0.0) == path
+    assert reattach_skips(path, exact, 8, -0.01) == [(0, 2, 0, 1), (2, 1, 1, 1)]
+    assert AlignParams().reattach_margin == -0.01
