@@ -149,10 +149,11 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
                    margin: float) -> list[tuple[int, int, int, int]]:
     """The path with each skip (1-0 / 0-1) of a movable sentence joined to the neighbouring
     pair it fits best, where the pair's two spans, embedded exactly with the sentence, are at
-    least `margin` more similar than without it (a negative margin: at most that much less). The search prices a merge from approximate span
-    vectors, and a fragment ("and demonstrated the excellent performance of the instruments,")
-    barely resembles the whole sentence it belongs to, so it is skipped; the joined text shows
-    whether it carries what the other side has. A sentence with no counterpart makes the span
+    least `margin` more similar than without it (a negative margin: at most that much less).
+    The search prices a merge from approximate span vectors, and a fragment ("and demonstrated
+    the excellent performance of the instruments,") barely resembles the whole sentence it
+    belongs to, so it is skipped; the joined text shows whether it carries what the other side
+    has. A sentence with no counterpart makes the span
     less similar and stays a skip. A unit without a word (a stray letter) barely moves an
     embedding, so its gain would be noise: it is not movable."""
     movable, span_similarity = exact.movable, exact.similarity

@@ -57,3 +57,25 @@ def test_keep_empty_places_empty_lines_as_skips_in_order():
     assert {"src_ids": [1], "tgt_ids": [], "type": "1-0"}.items() <= skip.items()
     assert next(link for link in links if link["tgt_ids"] == [2])["type"] == "0-1"
     assert ([3], [3]) in [(link["src_ids"], link["tgt_ids"]) for link in links]
+
+
+class CountingEncoder(BagOfWordsEncoder):
+    def __init__(self):
+        self.seen = []
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        return super().encode(texts)
+
+
+def test_vectors_computed_elsewhere_are_used_and_only_what_they_lack_is_embedded():
+    # "omega" has no counterpart: the search skips it, and checks it joined to either neighbour
+    src = split_units("alpha beta gamma delta epsilon zeta\nomega\ntheta iota kappa\n", "ru", presplit=True)
+    tgt = split_units("alpha beta gamma delta epsilon zeta\ntheta iota kappa\n", "nb", presplit=True)
+    here = align_units(src, tgt, BagOfWordsEncoder())
+    elsewhere = BagOfWordsEncoder()  # another process or machine embeds the sentences
+    vectors = dict(zip(src.texts + tgt.texts, elsewhere.encode(src.texts + tgt.texts), strict=True))
+    counting = CountingEncoder()
+    there = align_units(src, tgt, counting, vectors=vectors)
+    assert there.links == here.links and ([1], []) in [(link["src_ids"], link["tgt_ids"]) for link in there.links]
+    assert counting.seen == ["alpha beta gamma delta epsilon zeta omega", "omega theta iota kappa"]  # spans only
