@@ -386,16 +386,22 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def check_ray() -> None:
+    try:
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise UsageError('--engine ray needs Ray Data: pip install "aligner[ray]"') from None
+
+
 def run_ray(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path, workers: int,
             address: str | None = None, gpus_per_worker: float = 0.0) -> Iterator[Outcome]:
     """Ray Data: read and split each job (a map task), embed its sentences in an actor pool of
     `workers` actors that load the encoder once (GPUs when asked), align and write it (a map
     task; the few joined spans the search checks are embedded there, by the same encoder)."""
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise UsageError('--engine ray needs Ray Data: pip install "aligner[ray]"') from None
+    check_ray()
+    import ray
+    import ray.data
+
     rows = [{"job": json.dumps(asdict(job)), "key": key} for job, key in jobs]
     if not rows:
         return
@@ -530,6 +536,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
     check_outdir(outdir)
     if "parquet" in formats:
         check_parquet()  # now, not after the last job
+    if engine == "ray":
+        check_ray()
     (outdir / "jobs").mkdir(parents=True, exist_ok=True)
     for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
         temp.unlink(missing_ok=True)

@@ -258,7 +258,7 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     assert len(list((tmp_path / "out" / "jobs").glob("*.json"))) < 6
 
 
-def test_parquet_without_pyarrow_is_refused_before_any_work(tmp_path, monkeypatch):
+def test_parquet_without_pyarrow_and_ray_without_ray_are_refused_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
     one_line_error(run_cli("align", FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", "-f", "parquet",
                            "-o", tmp_path / "out.parquet"), 2, 'pip install "aligner[parquet]"')
@@ -266,3 +266,6 @@ def test_parquet_without_pyarrow_is_refused_before_any_work(tmp_path, monkeypatc
     started = time.monotonic()
     one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "-f", "parquet"), 2, "needs pyarrow")
     assert time.monotonic() - started < 2 and not (tmp_path / "out" / "jobs").exists()
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "--engine", "ray"), 2, '"aligner[ray]"')
+    assert not (tmp_path / "out" / "jobs").exists()
