@@ -259,13 +259,14 @@ def job_key(job: Job, signature: str) -> str:
     return digest.hexdigest()
 
 
-def is_done(outdir: Path, job: Job, key: str) -> bool:
-    meta = outdir / "jobs" / f"{job_name(job.id)}.json"
-    links = outdir / "jobs" / f"{job_name(job.id)}.jsonl"
+def done_before(outdir: Path, job: Job, key: str) -> dict | None:
+    """The job's `.json` when an earlier run finished it with this key, else None."""
+    jobs = outdir / "jobs"
     try:
-        return links.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key
+        meta = json.loads((jobs / f"{job_name(job.id)}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    return meta if meta.get("key") == key and (jobs / f"{job_name(job.id)}.jsonl").is_file() else None
 
 
 @dataclass
@@ -570,8 +571,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
             except AlignerError as exc:
                 note(Outcome(job.id, job.pair, job_name(job.id), error=str(exc)))
                 continue
-            if not force and is_done(outdir, job, key):
-                meta = json.loads((outdir / "jobs" / f"{job_name(job.id)}.json").read_text(encoding="utf-8"))
+            meta = None if force else done_before(outdir, job, key)
+            if meta:
                 note(Outcome(job.id, job.pair, job_name(job.id), links=meta["links"], sentences=meta["sentences"],
                              skipped=True))
                 continue

@@ -479,7 +479,8 @@ def batch_progress(quiet: bool, manifest, pair_by_stem: bool):
     with Progress(TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[sentences]:,} "
                   "sentences, {task.fields[failed]} failed"), TimeElapsedColumn(), console=console, transient=True,
                   disable=quiet or not console.is_terminal) as progress:
-        task = progress.add_task("jobs", total=count_rows(manifest, pair_by_stem), sentences=0, failed=0)
+        total = None if progress.disable else count_rows(manifest, pair_by_stem)  # a pass over MANIFEST
+        task = progress.add_task("jobs", total=total, sentences=0, failed=0)
         counts: Counter[str] = Counter()
 
         def advance(outcome) -> None:
@@ -524,8 +525,8 @@ def review(result, output, serve, port, title, force):
             if output:
                 raise UsageError("--serve writes no page; leave out -o")
             server = ReviewServer(result, title=title, port=port)
-            click.echo(f"reviewing {server.result.path} ({sum(len(d.records) for d in server.result.documents)} "
-                       f"links); Save writes {server.save_to}", err=True)
+            click.echo(f"reviewing {server.result.path} ({server.result.links} links); Save writes {server.save_to}",
+                       err=True)
             click.echo(f"open {server.url}", err=True)
             click.echo("Ctrl-C stops the server", err=True)
             try:
@@ -539,7 +540,7 @@ def review(result, output, serve, port, title, force):
         output = Path(output) if output else review_page_path(result)
         check_outputs([output], force)
         read = write_review(result, output, title=title, force=force)
-    click.echo(f"wrote {output} ({sum(len(d.records) for d in read.documents)} links); its Save button "
+    click.echo(f"wrote {output} ({read.links} links); its Save button "
                f"downloads {corrections_path(result).name} for `aligner apply`", err=True)
 
 

@@ -153,9 +153,9 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
     The search prices a merge from approximate span vectors, and a fragment ("and demonstrated
     the excellent performance of the instruments,") barely resembles the whole sentence it
     belongs to, so it is skipped; the joined text shows whether it carries what the other side
-    has. A sentence with no counterpart makes the span
-    less similar and stays a skip. A unit without a word (a stray letter) barely moves an
-    embedding, so its gain would be noise: it is not movable."""
+    has. A sentence with no counterpart makes the span less similar and stays a skip. A unit
+    without a word (a stray letter) barely moves an embedding, so its gain would be noise: it is
+    not movable."""
     movable, span_similarity = exact.movable, exact.similarity
     path = list(path)
     k = 0

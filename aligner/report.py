@@ -353,7 +353,8 @@ legend();
 render();
 """
 
-_PAGE = """<!DOCTYPE html>
+# The start of every page aligner writes (report, review): a str.format template.
+PAGE_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -363,7 +364,9 @@ _PAGE = """<!DOCTYPE html>
 <style>{style}</style>
 </head>
 <body>
-<h1>{title}</h1>
+"""
+
+_PAGE = PAGE_HEAD + """<h1>{title}</h1>
 <p class="signature">{signature}</p>
 <section><h2>Summary</h2><table class="facts">{facts}</table></section>
 {scores}

@@ -25,7 +25,7 @@ from .errors import AlignerError, InputError, UsageError
 from .evaluate import LinkOrder
 from .files import atomic_output
 from .ingest import parse_json, read_link_records, read_text
-from .report import json_for_script
+from .report import PAGE_HEAD, json_for_script
 from .version import __version__
 
 CORRECTIONS_FORMAT = "aligner-corrections"
@@ -95,6 +95,10 @@ class Result:
     path: Path  # the JSONL
     sha256: str
     documents: list[Document]
+
+    @property
+    def links(self) -> int:
+        return sum(len(document.records) for document in self.documents)
 
 
 def _sentences(record: Mapping[str, Any], side: str, where: str) -> list[str]:
@@ -762,17 +766,7 @@ _BUTTONS = (("merge-prev", "Merge with previous", "Shift+M"), ("merge-next", "Me
             ("redo", "Redo", "Ctrl+Y"), ("next", "Next to check", "N"), ("save", "Save", "Ctrl+S"),
             ("start-over", "Start over", ""), ("help", "Keys", "?"))
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="aligner {version}">
-<title>{title}</title>
-<style>{style}</style>
-</head>
-<body>
-<header>
+_PAGE = PAGE_HEAD + """<header>
 <h1>{title}</h1>
 <div class="bar"><span id="progress"></span>
 <label>reviewer <input id="reviewer" size="12" placeholder="your name"></label>
