@@ -37,7 +37,7 @@ from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import INTERRUPTED, AlignerError, InputError, OutputError, UsageError
 from .export import ExportOptions, ExportStats, check_parquet, export_links, write_jsonl
 from .files import atomic_output
-from .ingest import parse_json, read_channel, read_link_records, read_text
+from .ingest import check_text_file, parse_json, read_channel, read_link_records, read_text
 from .language import normalize_lang
 from .pair import PairParams
 from .pipeline import Units, align_units, check_languages, check_size, split_units, texts_to_embed
@@ -179,20 +179,24 @@ def _rows(manifest: Path) -> Iterator[tuple[int, dict | str]]:
 
         with manifest.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream, delimiter="\t" if suffix == ".tsv" else ",")
-            for number, row in enumerate(reader, start=2):
-                if None in row:
-                    yield number, f"line {number}: more cells than the header has"
-                    continue
-                yield number, {key: value for key, value in row.items() if value not in (None, "")}
-    else:
-        raise UsageError(f"{manifest}: a manifest is .jsonl, .csv or .tsv (or a folder with --pair-by-stem)")
+            try:
+                for number, row in enumerate(reader, start=2):
+                    if None in row:
+                        yield number, f"line {number}: more cells than the header has"
+                        continue
+                    yield number, {key: value for key, value in row.items() if value not in (None, "")}
+            except UnicodeDecodeError:
+                raise InputError(f"{manifest}: not UTF-8 text; save the manifest as UTF-8") from None
+            except csv.Error as exc:
+                raise InputError(f"{manifest} line {reader.line_num}: {exc}") from None
 
 
 def read_manifest(manifest: str | Path, src_lang: str, tgt_lang: str, pair_by_stem: bool = False
                   ) -> Iterator[Job | BadRow]:
     """The jobs of a manifest (JSONL, CSV or TSV with the columns MANIFEST_COLUMNS), or of a
     folder of `*.<src_lang>` and `*.<tgt_lang>` files paired by stem; streamed. A row that is
-    not a job, or repeats an id, comes as a BadRow."""
+    not a job, or repeats an id, comes as a BadRow. A manifest that cannot be one at all (no
+    such file, binary, another suffix) is an error now, before any row is read."""
     manifest = Path(manifest)
     if manifest.is_dir():
         if not pair_by_stem:
@@ -213,7 +217,15 @@ def read_manifest(manifest: str | Path, src_lang: str, tgt_lang: str, pair_by_st
             raise UsageError("--pair-by-stem goes with a folder, not a manifest file")
         if not manifest.is_file():
             raise InputError(f"{manifest}: no such file or folder")
+        if manifest.suffix.lower() not in (".jsonl", ".json", ".csv", ".tsv"):
+            raise UsageError(f"{manifest}: a manifest is .jsonl, .csv or .tsv (or a folder with --pair-by-stem)")
+        check_text_file(manifest, "a manifest")
         rows, base = _rows(manifest), manifest.parent
+    return _unique_jobs(rows, base, src_lang, tgt_lang)
+
+
+def _unique_jobs(rows: Iterable[tuple[int, dict | str]], base: Path, src_lang: str, tgt_lang: str
+                 ) -> Iterator[Job | BadRow]:
     seen: set[str] = set()
     for number, row in rows:
         job = _job(row, number, base, src_lang, tgt_lang) if isinstance(row, dict) else BadRow(f"row {number}", row)
@@ -535,6 +547,7 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
     """Run every job of MANIFEST not yet done (all with `force`), then merge the results."""
     outdir = Path(outdir)
     check_outdir(outdir)
+    jobs = read_manifest(manifest, src_lang, tgt_lang, pair_by_stem)  # a manifest that is none: an error now
     if "parquet" in formats:
         check_parquet()  # now, not after the last job
     if engine == "ray":
@@ -561,7 +574,7 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
             on_outcome(outcome)
 
     def pending() -> Iterator[tuple[Job, str]]:
-        for job in read_manifest(manifest, src_lang, tgt_lang, pair_by_stem):
+        for job in jobs:
             summary.jobs += 1
             if isinstance(job, BadRow):
                 note(Outcome(job.id, "", error=job.reason))

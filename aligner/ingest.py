@@ -133,6 +133,21 @@ def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | 
     return text
 
 
+def check_text_file(path: str | Path, what: str) -> None:
+    """An InputError for a missing or unreadable file, or one whose start shows it is not UTF-8
+    text (a known binary format, NUL bytes, bytes UTF-8 does not allow), before it is read line by
+    line."""
+    with reading(path, what), open(path, "rb") as stream:
+        start = stream.read(65536)
+    _check_plain_text(start, path, None)
+    if b"\x00" in start:
+        raise InputError(f"{path}: looks binary (contains NUL bytes), expected {what}")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start + 1}); save {what} as UTF-8") from None
+
+
 def _binary_lines(path: str | Path) -> Iterator[bytes]:
     if str(path) == "-":
         yield from sys.stdin.buffer

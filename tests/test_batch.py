@@ -103,6 +103,13 @@ def test_batch_usage_errors_are_one_line(tmp_path):
     write_manifest(tmp_path / "m.jsonl", [])
     one_line_error(run_cli("batch", tmp_path / "m.jsonl", "-o", tmp_path / "taken"), 4, "holds other files")
     assert (tmp_path / "taken" / "thesis.tex").exists()
+    (tmp_path / "ls.jsonl").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(100))
+    (tmp_path / "image.tsv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp_path / "latin1.csv").write_bytes("id,src,tgt\nBærum,a.nb,b.ru\n".encode("latin-1"))
+    for name, fragment in (("ls.jsonl", "looks binary"), ("image.tsv", "is a PNG image"),
+                           ("latin1.csv", "not UTF-8 text")):
+        one_line_error(run_cli("batch", tmp_path / name, "-o", tmp_path / "out"), 2, fragment)
+        assert not (tmp_path / "out").exists()  # refused before OUTDIR is made
     result = run_cli("batch", tmp_path / "m.jsonl", "-o", tmp_path / "out", "--ray-address", "auto")
     assert result.exit_code == 2 and "go with --engine ray" in result.output
 
