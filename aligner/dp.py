@@ -65,8 +65,9 @@ class AlignParams:
     random_distance: float | None = None
     prior_sentences: float = 4.0
     number_weight: float = 0.5  # times the share of numbers not shared, when both sides have some
-    # Paths are weighted exp(-cost / T) for the links' posteriors; T small: only near-best paths count.
-    posterior_temperature: float = 0.2
+    # Paths are weighted exp(-cost / T) for the links' posteriors; T small: only near-best paths
+    # count. Chosen leaving each gold set out, for how well the score ranks links (benchmarks/quality.py).
+    posterior_temperature: float = 0.1
     # A skip joins a neighbouring pair when, embedded exactly, the pair's spans match at least this
     # much better with it (reattach_skips); None: never. Below 0: a sentence that belongs dilutes
     # the joined embedding a little, so a small loss is allowed (chosen leaving each gold set out,

