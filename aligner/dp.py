@@ -27,9 +27,13 @@ well as embedding the joined text of every span (benchmarks/README.md).
 Given the exact embeddings of joined spans (ExactSpans, from the caller), a skip next to a pair
 then joins it where the joined text matches the other side nearly as well (reattach_skips).
 
-Every link of the cheapest path also gets its posterior: a forward-backward pass over the same
-band with soft minima, where each path weighs exp(-cost / T). It is the best single sign (for the
-score, score.py) that a link is a piece of a larger block or the other way round.
+Every possible link gets its posterior: a forward-backward pass over the same band with soft
+minima, where each path weighs exp(-cost / T), gives the share of all paths that use it. The path
+returned is not the cheapest but the one whose links' posteriors, less `decode_threshold`, sum
+highest (minimum Bayes risk decoding): where two segmentations of a stretch cost about the same,
+it keeps the links that more of the near-best paths agree on. The posterior is also the best
+single sign (for the score, score.py) that a link is a piece of a larger block or the other way
+round.
 
 The file reads top down: the entry point (align_vectors), the search (bands, the coarse-to-fine
 first pass for long documents, the passes over a band), the costs, and the measures each link of
@@ -66,8 +70,12 @@ class AlignParams:
     prior_sentences: float = 4.0
     number_weight: float = 0.5  # times the share of numbers not shared, when both sides have some
     # Paths are weighted exp(-cost / T) for the links' posteriors; T small: only near-best paths
-    # count. Chosen leaving each gold set out, for how well the score ranks links (benchmarks/quality.py).
-    posterior_temperature: float = 0.1
+    # count. Chosen leaving each gold set out (benchmarks/README.md).
+    posterior_temperature: float = 0.15
+    # The path returned is the one whose links' posteriors, less this, sum highest (minimum Bayes
+    # risk): a link is worth its place when it is more likely in the alignment than not. None:
+    # the cheapest path.
+    decode_threshold: float | None = 0.5
     # A skip joins a neighbouring pair when, embedded exactly, the pair's spans match at least this
     # much better with it (reattach_skips); None: never. Below 0: a sentence that belongs dilutes
     # the joined embedding a little, so a small loss is allowed (chosen leaving each gold set out,
@@ -138,10 +146,17 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
-    path = band.best_path()
+    if params.decode_threshold is None:
+        path = band.best_path()
+    else:
+        band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
+        path = band.best_path()
     if exact is not None and params.reattach_margin is not None:
         path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
-    posteriors = band.path_posteriors(path, params.posterior_temperature)
+    if params.decode_threshold is None:
+        posteriors = band.path_posteriors(path, params.posterior_temperature)
+    else:
+        posteriors = band.gained_posteriors(path)
     del band  # the band's link costs are the largest array; the link measures need their room
     return _make_links(costs, path, posteriors)
 
@@ -307,6 +322,7 @@ class Band:
         self.n, self.m, self.types, self.lo, self.hi = n, m, types, lo, hi
         self.link_costs = band_link_costs(costs, types, lo, hi)
         self.skip_tgt, self.skip_tgt_prefix = costs.skip_tgt, costs.skip_tgt_prefix
+        self.insertion_gain_prefix: np.ndarray | None = None  # set by costs_to_posterior_gains
         self.width = self.link_costs.shape[2]
         self.a_of = np.array([a for a, _ in types])
         self.b_of = np.array([b for _, b in types])
@@ -369,7 +385,7 @@ class Band:
                 choice = total.argmin(axis=0).astype(np.int8)
                 best = total[choice, cells]
                 choice[~np.isfinite(best)] = SKIP
-            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+            steps = self._insertion_steps(i)
             row = best[:row_width]
             with np.errstate(invalid="ignore"):
                 via_skip = np.minimum.accumulate(row - steps) + steps
@@ -391,47 +407,90 @@ class Band:
         links.reverse()
         return links
 
-    def path_posteriors(self, path: list[tuple[int, int, int, int]], temperature: float) -> np.ndarray:
-        """For each link of `path`, its posterior: the share of all paths through the band that
-        use it, each path weighted by exp(-cost / temperature) (forward-backward with soft
-        minima). Near 1: no other segmentation of that stretch costs nearly as little."""
+    def _insertion_steps(self, i: int) -> np.ndarray:
+        """Cumulative cost of insertions (0-1) along row i's band, from its first cell."""
+        if self.insertion_gain_prefix is not None:
+            return self.insertion_gain_prefix[i, :self.hi[i] - self.lo[i] + 1]
+        return self.skip_tgt_prefix[self.lo[i]:self.hi[i] + 1]
+
+    def posterior_passes(self, temperature: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Forward and backward values of every row (padded) with soft minima, where each path
+        weighs exp(-cost / temperature), and the soft total of all paths."""
         n, m, lo, hi, t = self.n, self.m, self.lo, self.hi, temperature
-        # Both passes keep a ring of the last rows; a link's value is read in the row it starts
-        # from: the forward value there, then the backward value at its end.
-        ring = self.max_a + 1
-        starting: dict[int, list[int]] = {}
-        for index, (i, _, _, _) in enumerate(path):
-            starting.setdefault(i, []).append(index)
-        before = np.empty(len(path))
-        forward = np.full((ring, self.padded_width), np.inf)
+        forward = np.full((n + 1, self.padded_width), np.inf)
         for i in range(n + 1):
             steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
             if i == 0:
                 arriving = np.full(len(steps), np.inf)
                 arriving[0] = 0.0 if lo[0] == 0 else np.inf
             else:
-                arriving = _soft_min(self._incoming(i, forward, ring)[:, :len(steps)], t)
+                arriving = _soft_min(self._incoming(i, forward, n + 1)[:, :len(steps)], t)
             # insertions within the row: forward[j] = softmin over k <= j of arriving[k] + steps[j] - steps[k]
-            forward[i % ring] = self._row(steps - t * np.logaddexp.accumulate((steps - arriving) / t))
-            for index in starting.get(i, ()):
-                before[index] = forward[i % ring, self.pad + path[index][2] - lo[i]]
-        total = forward[n % ring, self.pad + m - lo[n]]
-        type_of = {ab: k for k, ab in enumerate(self.types)}
-        posteriors = np.empty(len(path))
-        backward = np.full((ring, self.padded_width), np.inf)
+            forward[i] = self._row(steps - t * np.logaddexp.accumulate((steps - arriving) / t))
+        total = float(forward[n, self.pad + m - lo[n]])
+        backward = np.full((n + 1, self.padded_width), np.inf)
         for i in range(n, -1, -1):
             steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
-            leaving = _soft_min(self._outgoing(i, backward, ring)[:, :len(steps)], t)
+            leaving = _soft_min(self._outgoing(i, backward, n + 1)[:, :len(steps)], t)
             if i == n:
                 leaving[m - lo[n]] = 0.0
             # insertions: backward[j] = softmin over k >= j of leaving[k] + steps[k] - steps[j]
-            backward[i % ring] = self._row(-steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
-            for index in starting.get(i, ()):
-                _, a, j, b = path[index]
-                cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
-                through = before[index] + cost + backward[(i + a) % ring, self.pad + j + b - lo[i + a]]
-                posteriors[index] = np.exp(-(through - total) / t)
+            backward[i] = self._row(-steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
+        return forward, backward, total
+
+    def path_posteriors(self, path: list[tuple[int, int, int, int]], temperature: float) -> np.ndarray:
+        """For each link of `path`, its posterior: the share of all paths through the band that
+        use it, each path weighted by exp(-cost / temperature) (forward-backward with soft
+        minima). Near 1: no other segmentation of that stretch costs nearly as little."""
+        forward, backward, total = self.posterior_passes(temperature)
+        type_of = {ab: k for k, ab in enumerate(self.types)}
+        lo, pad = self.lo, self.pad
+        posteriors = np.empty(len(path))
+        for index, (i, a, j, b) in enumerate(path):
+            cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
+            through = forward[i, pad + j - lo[i]] + cost + backward[i + a, pad + j + b - lo[i + a]]
+            posteriors[index] = np.exp(-(through - total) / temperature)
         return np.clip(posteriors, 0.0, 1.0)
+
+    def costs_to_posterior_gains(self, temperature: float, threshold: float) -> None:
+        """Replace every link's cost by `threshold` minus its posterior, so that best_path then
+        finds the path whose links' posteriors, less the threshold, sum highest: the alignment
+        with the most links expected right for the links it has (minimum Bayes risk). Where
+        several segmentations of a stretch are about as cheap, the cheapest one may hold links
+        that are each less likely than not, and a path of likelier links wins. In place: the
+        costs are the largest array."""
+        forward, backward, total = self.posterior_passes(temperature)
+        n, lo, hi, pad, width, t = self.n, self.lo, self.hi, self.pad, self.width, temperature
+
+        def gain(through: np.ndarray) -> np.ndarray:
+            with np.errstate(over="ignore", invalid="ignore"):
+                posterior = np.exp(-(through - total) / t)
+            return threshold - np.nan_to_num(posterior, nan=0.0, posinf=0.0)
+
+        for start in range(0, n + 1, 1024):  # rows in blocks, every link type at once (as _outgoing, row by row)
+            rows = np.arange(start, min(n + 1, start + 1024))
+            gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
+            ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
+            ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf
+            costs = self.link_costs[:, rows]
+            through = forward[rows, pad:pad + width][None, :, :] + costs + ahead.transpose(1, 0, 2)
+            self.link_costs[:, rows] = np.where(np.isfinite(costs), gain(through), np.inf)
+        columns = lo[:, None] + np.arange(width)[None, :]
+        inside = columns < hi[:, None]  # an insertion from each cell but the row's last
+        through = (forward[:, pad:pad + width] + self.skip_tgt[np.minimum(columns, self.m - 1)]
+                   + backward[:, pad + 1:pad + 1 + width])
+        insertion_gain = np.where(inside, gain(through), 0.0)
+        self.insertion_gain = insertion_gain
+        self.insertion_gain_prefix = np.zeros((n + 1, self.width + 1))
+        self.insertion_gain_prefix[:, 1:] = np.cumsum(insertion_gain, axis=1)
+        self.threshold = threshold
+
+    def gained_posteriors(self, path: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """The posteriors of `path`'s links, after costs_to_posterior_gains."""
+        type_of = {ab: k for k, ab in enumerate(self.types)}
+        gains = [self.insertion_gain[i, j - self.lo[i]] if a == 0
+                 else self.link_costs[type_of[(a, b)], i, j - self.lo[i]] for i, a, j, b in path]
+        return np.clip(self.threshold - np.asarray(gains, dtype=float), 0.0, 1.0)
 
 
 def _soft_min(values: np.ndarray, temperature: float) -> np.ndarray:

@@ -1,7 +1,6 @@
 """How well the link score ranks and calibrates links on a gold set it was not fitted on.
 
-    python benchmarks/quality.py --data ../shared/data [--cache DIR] [--temperatures 0.07,0.1,0.14,0.2]
-        [--model e5-small] [--write-model]
+    python benchmarks/quality.py --data ../shared/data [--cache DIR] [--model e5-small] [--detail] [--write-model]
 
 Every document of every gold set under --data (see gold.py) is aligned, and so is a copy of it
 with --noise of its target sentences replaced by unrelated ones; every link is labelled right when
@@ -11,17 +10,14 @@ left-out set's real links: AUROC, precision of the links kept at several thresho
 at the threshold that keeps 90% of the right links, a reliability table and the expected
 calibration error; the AUROC on its copies (how unrelated sentences are caught) beside them.
 
---temperatures chooses the posterior's temperature by the same protocol: with a set left out,
-the value with the best mean AUROC over the other sets (each scored by a fit on the sets that are
-neither it nor the left-out one) is taken, and the left-out set is reported with it.
---write-model fits on every set and the fixtures at the default temperature and stores the result
-in models/NAME.json.
+The posterior's temperature, which also decides the links (dp.py), is chosen by gold.py's
+protocol on strict F1, not here. --write-model fits on every set and the fixtures and stores the
+result in models/NAME.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -44,7 +40,7 @@ THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
 FIXTURES = "RU-NB fixtures"
 
 
-def examples(data: Path, encoder, cache: DiskCache | None, temperature: float, noise: float) -> dict[str, dict]:
+def examples(data: Path, encoder, cache: DiskCache | None, noise: float) -> dict[str, dict]:
     """Per set (and the fixtures): features, strict and lax labels, and which links are synthetic."""
     cases: dict[str, list] = {}
     for set_name, documents in find_documents(data, None).items():
@@ -58,11 +54,10 @@ def examples(data: Path, encoder, cache: DiskCache | None, temperature: float, n
         sides = [split_units((fixtures / f"{name}.{lang}.txt").read_text(encoding="utf-8"), lang, False)
                  for lang in ("ru", "nb")]
         cases.setdefault(FIXTURES, []).append((sides, read_alignment(fixtures / f"{name}.ru-nb.gold"), "ru", "nb"))
-    params = dataclasses.replace(AlignParams(), posterior_temperature=temperature)
     out = {}
     for name, documents in cases.items():
         found = [calibration_examples(src, tgt, gold, encoder, src_lang, tgt_lang,
-                                      EmbeddingStore(encoder, cache=cache), params, noise=noise, seed=seed)
+                                      EmbeddingStore(encoder, cache=cache), noise=noise, seed=seed)
                  for seed, ((src, tgt), gold, src_lang, tgt_lang) in enumerate(documents)]
         out[name] = {key: np.concatenate([getattr(f, key) for f in found])
                      for key in ("features", "strict", "lax", "synthetic")}
@@ -96,21 +91,8 @@ def left_out_figures(by_set: dict[str, dict]) -> dict[str, dict]:
     return {held: figures(fit_on(by_set, [n for n in by_set if n != held]), by_set[held]) for held in sets}
 
 
-def choose_temperature(by_temperature: dict[float, dict[str, dict]]) -> dict[str, float]:
-    """For each set left out, the temperature with the best mean AUROC over the other sets, each
-    scored by a fit on the sets that are neither it nor the left-out one (and the fixtures)."""
-    sets = [name for name in next(iter(by_temperature.values())) if name != FIXTURES]
-
-    def mean_auroc(temperature: float, held: str) -> float:
-        by_set = by_temperature[temperature]
-        return float(np.mean([figures(fit_on(by_set, [n for n in by_set if n not in (held, other)]),
-                                      by_set[other])["auroc"] for other in sets if other != held]))
-
-    return {held: max(by_temperature, key=lambda t, held=held: mean_auroc(t, held)) for held in sets}
-
-
-def print_set(name: str, temperature: float, row: dict, detail: bool) -> None:
-    print(f"{name:20} {temperature:5} {row['links']:6} {row['right_share']:6.3f} {row['auroc']:6.3f} "
+def print_set(name: str, row: dict, detail: bool) -> None:
+    print(f"{name:20} {row['links']:6} {row['right_share']:6.3f} {row['auroc']:6.3f} "
           f"{row['precision_at_min_score']:8.3f} {row['kept_at_min_score']:6.3f} "
           f"{row['threshold_keeping_90']:7.3f} {row['precision_keeping_90']:8.3f} {row['ece']:6.3f} "
           f"{row['synthetic_auroc']:10.3f}")
@@ -130,35 +112,24 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep vectors in (and read them from) this disk cache")
     parser.add_argument("--noise", type=float, default=CALIBRATION_NOISE,
                         help="share of target units replaced in the synthetic copies")
-    parser.add_argument("--temperatures", default=str(AlignParams().posterior_temperature),
-                        help="comma-separated posterior temperatures to choose from (default: the current one)")
     parser.add_argument("--detail", action="store_true", help="thresholds and reliability of every set")
     parser.add_argument("--write-model", action="store_true",
-                        help="store the fit on every set at the default temperature in models/")
+                        help="store the fit on every set and the fixtures in models/")
     args = parser.parse_args()
     encoder = load_encoder(args.model)
     cache = DiskCache(args.cache, encoder.signature) if args.cache else None
-    temperatures = [float(t) for t in args.temperatures.split(",")]
-    by_temperature = {t: examples(args.data, encoder, cache, t, args.noise) for t in temperatures}
-    chosen = (choose_temperature(by_temperature) if len(temperatures) > 1
-              else dict.fromkeys(next(iter(by_temperature.values())), temperatures[0]))
-    print(f"{'left-out set':20} {'T':>5} {'links':>6} {'right':>6} {'AUROC':>6} {'P@' + str(RECOMMENDED_MIN_SCORE):>8} "
+    by_set = examples(args.data, encoder, cache, args.noise)
+    print(f"{'left-out set':20} {'links':>6} {'right':>6} {'AUROC':>6} {'P@' + str(RECOMMENDED_MIN_SCORE):>8} "
           f"{'kept':>6} {'thr 90%':>7} {'P@90%':>8} {'ECE':>6} {'copies AUROC':>10}")
-    for temperature in temperatures:
-        for name, row in left_out_figures(by_temperature[temperature]).items():
-            if len(temperatures) > 1:
-                print_set(f"({name[:17]})", temperature, row, False)
-    rows = {name: left_out_figures(by_temperature[t])[name] for name, t in chosen.items() if name != FIXTURES}
+    rows = left_out_figures(by_set)
     for name, row in rows.items():
-        print_set(name, chosen[name], row, args.detail)
+        print_set(name, row, args.detail)
     mean = {key: np.mean([row[key] for row in rows.values()]) for key in
             ("auroc", "precision_at_min_score", "kept_at_min_score", "precision_keeping_90", "ece", "synthetic_auroc")}
-    print(f"{'mean over sets':20} {'':5} {'':6} {'':6} {mean['auroc']:6.3f} {mean['precision_at_min_score']:8.3f} "
+    print(f"{'mean over sets':20} {'':6} {'':6} {mean['auroc']:6.3f} {mean['precision_at_min_score']:8.3f} "
           f"{mean['kept_at_min_score']:6.3f} {'':7} {mean['precision_keeping_90']:8.3f} {mean['ece']:6.3f} "
           f"{mean['synthetic_auroc']:10.3f}")
     if args.write_model:
-        default = AlignParams().posterior_temperature
-        by_set = by_temperature.get(default) or examples(args.data, encoder, cache, default, args.noise)
         full = fit_on(by_set, list(by_set))
         for part, model in full.items():
             print(f"{part} weights fitted on all:",
@@ -166,8 +137,8 @@ def main() -> None:
         real = sum(int((~part["synthetic"]).sum()) for part in by_set.values())
         copies = sum(int(part["synthetic"].sum()) for part in by_set.values())
         full["fitted_on"] = (f"{', '.join(by_set)} ({real} links) and copies with {args.noise:.0%} of the target "
-                             f"sentences replaced ({copies} links); posterior temperature {default} "
-                             "(benchmarks/quality.py --write-model)")
+                             f"sentences replaced ({copies} links); posterior temperature "
+                             f"{AlignParams().posterior_temperature} (benchmarks/quality.py --write-model)")
         path = ROOT / "models" / f"{args.model.split('@')[0]}.json"
         description = json.loads(path.read_text(encoding="utf-8"))
         description["score"] = full

@@ -1,5 +1,7 @@
 """The DP on synthetic embeddings whose right answer is known by construction."""
 
+from collections import defaultdict
+
 import numpy as np
 import pytest
 
@@ -233,8 +235,8 @@ def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_toget
     assert [(link.src, link.tgt) for link in unclear if 3 in link.src] == [((3,), (3,))]
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_link_posteriors_equal_the_share_of_weighted_paths_counted_one_by_one(seed):
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 5, 9, 26, 27])  # 5 and up: the decoded path is not the cheapest
+def test_link_posteriors_and_the_decoded_path_equal_those_of_paths_counted_one_by_one(seed):
     from aligner.dp import Band, LinkCosts, SpanVectors, full_band
 
     rng = np.random.default_rng(seed)
@@ -264,8 +266,20 @@ def test_link_posteriors_equal_the_share_of_weighted_paths_counted_one_by_one(se
     weights /= weights.sum()
     best = band.best_path()
     assert best == paths[int(totals.argmin())]
-    expected = [sum(w for w, path in zip(weights, paths, strict=True) if link in path) for link in best]
-    assert np.allclose(band.path_posteriors(best, temperature), expected)
+    posterior: defaultdict = defaultdict(float)
+    for weight, path in zip(weights, paths, strict=True):
+        for link in path:
+            posterior[link] += weight
+    assert np.allclose(band.path_posteriors(best, temperature), [posterior[link] for link in best])
+    # minimum Bayes risk: the path whose links' posteriors, less the threshold, sum highest
+    gain = [sum(posterior[link] - 0.5 for link in path) for path in paths]
+    band.costs_to_posterior_gains(temperature, 0.5)
+    decoded = band.best_path()
+    assert decoded in paths
+    assert sum(posterior[link] - 0.5 for link in decoded) == pytest.approx(max(gain))
+    assert np.allclose(band.gained_posteriors(decoded), [posterior[link] for link in decoded])
+    if seed >= 5:
+        assert decoded != best
 
 
 def test_a_merge_the_lengths_confirm_is_more_certain_than_one_they_contradict():
@@ -277,7 +291,7 @@ def test_a_merge_the_lengths_confirm_is_more_certain_than_one_they_contradict():
     for length in (80.0, 160.0):
         tgt_len = np.full(9, 80.0)
         tgt_len[4] = length
-        links = align_vectors(src, tgt, np.full(10, 80.0), tgt_len, AlignParams())
+        links = align_vectors(src, tgt, np.full(10, 80.0), tgt_len, AlignParams(posterior_temperature=0.1))
         merge = next(link for link in links if link.src == (4, 5))
         assert merge.tgt == (4,)
         certainty[length] = merge.posterior

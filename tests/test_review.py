@@ -294,7 +294,7 @@ def test_review_by_keyboard_alone_then_reload_keeps_the_work(tmp_path):
         assert not page.locator("#keys-help").is_visible()
         page.keyboard.press("?")
         assert page.locator("#keys-help").is_visible() and page.locator("#help").is_visible()
-        page.keyboard.press("n")  # the lowest score: [1,2]:[1], 0.8296
+        page.keyboard.press("n")  # the lowest score: [1,2]:[1], 0.8655
         assert page.locator(".link.selected .ids").inner_text() == "[1,2]:[1]"
         page.keyboard.press("c")
         page.focus("#queue")
