@@ -467,8 +467,9 @@ class Band:
                 posterior = np.exp(-(through - total) / t)
             return threshold - np.nan_to_num(posterior, nan=0.0, posinf=0.0)
 
-        for start in range(0, n + 1, 1024):  # rows in blocks, every link type at once (as _outgoing, row by row)
-            rows = np.arange(start, min(n + 1, start + 1024))
+        block = max(1, 2**20 // (len(self.types) * width))  # rows at once: temporaries of about 8 MB
+        for start in range(0, n + 1, block):  # every link type at once, as _outgoing does row by row
+            rows = np.arange(start, min(n + 1, start + block))
             gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
             ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
             ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf

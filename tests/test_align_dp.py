@@ -67,6 +67,21 @@ def test_deletion_and_insertion():
     assert sum(1 for s, t in links if s and t) == 20
 
 
+def test_an_unrelated_block_is_not_glued_into_one_link():
+    """Four source and four target sentences between anchors, none a translation of another: no
+    link there joins several sentences on both sides (telling such pairs from translations is the
+    score's match part, test_score.py)."""
+    rng = np.random.default_rng(13)
+    shared = random_units(rng, 10)
+    src = np.vstack([shared[:5], random_units(rng, 4), shared[5:]])
+    tgt = np.vstack([shared[:5], random_units(rng, 4), shared[5:]])
+    found = align_vectors(src, tgt, np.full(14, 80.0), np.full(14, 80.0), AlignParams())
+    links = [(link.src, link.tgt) for link in found]
+    assert links[:5] == [((i,), (i,)) for i in range(5)] and links[-5:] == [((i,), (i,)) for i in range(9, 14)]
+    block = found[5:-5]
+    assert block and all(len(link.src) < 2 or len(link.tgt) < 2 for link in block)
+
+
 def test_long_run_of_deletions():
     rng = np.random.default_rng(3)
     shared = random_units(rng, 10)
