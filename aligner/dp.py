@@ -374,27 +374,29 @@ class Band:
         best_rows = np.full((ring, self.padded_width), np.inf)
         cells = np.arange(self.width)
         back = []
-        for i in range(n + 1):
-            row_width = hi[i] - lo[i] + 1
-            if i == 0:
-                best = np.full(self.width, np.inf)
-                best[0] = 0.0 if lo[0] == 0 else np.inf
-                choice = np.full(self.width, SKIP, dtype=np.int8)
-            else:
-                total = self._incoming(i, best_rows, ring)
-                choice = total.argmin(axis=0).astype(np.int8)
-                best = total[choice, cells]
-                choice[~np.isfinite(best)] = SKIP
-            steps = self._insertion_steps(i)
-            row = best[:row_width]
-            with np.errstate(invalid="ignore"):
+        pad = self.pad
+        with np.errstate(invalid="ignore"):  # inf - inf where a row's start is unreachable
+            for i in range(n + 1):
+                row_width = hi[i] - lo[i] + 1
+                if i == 0:
+                    best = np.full(self.width, np.inf)
+                    best[0] = 0.0 if lo[0] == 0 else np.inf
+                    choice = np.full(self.width, SKIP, dtype=np.int8)
+                else:
+                    total = self._incoming(i, best_rows, ring)
+                    choice = total.argmin(axis=0).astype(np.int8)
+                    best = total[choice, cells]
+                    choice[~np.isfinite(best)] = SKIP
+                steps = self._insertion_steps(i)
+                row = best[:row_width]
                 via_skip = np.minimum.accumulate(row - steps) + steps
                 inserted = via_skip + 1e-9 * (1.0 + np.abs(via_skip)) < row
-            row = np.where(inserted, via_skip, row)
-            row_choice = choice[:row_width].copy()
-            row_choice[inserted] = SKIP
-            best_rows[i % ring] = self._row(row)
-            back.append(row_choice)
+                row_choice = choice[:row_width].copy()
+                row_choice[inserted] = SKIP
+                kept = best_rows[i % ring]
+                kept.fill(np.inf)
+                kept[pad:pad + row_width] = np.where(inserted, via_skip, row)
+                back.append(row_choice)
         if not np.isfinite(best_rows[n % ring][self.pad + m - lo[n]]):
             raise RuntimeError("no path through the search band")
         links = []
@@ -416,26 +418,28 @@ class Band:
     def posterior_passes(self, temperature: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Forward and backward values of every row (padded) with soft minima, where each path
         weighs exp(-cost / temperature), and the soft total of all paths."""
-        n, m, lo, hi, t = self.n, self.m, self.lo, self.hi, temperature
+        n, m, lo, hi, t, pad = self.n, self.m, self.lo, self.hi, temperature, self.pad
         forward = np.full((n + 1, self.padded_width), np.inf)
-        for i in range(n + 1):
-            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
-            if i == 0:
-                arriving = np.full(len(steps), np.inf)
-                arriving[0] = 0.0 if lo[0] == 0 else np.inf
-            else:
-                arriving = _soft_min(self._incoming(i, forward, n + 1)[:, :len(steps)], t)
-            # insertions within the row: forward[j] = softmin over k <= j of arriving[k] + steps[j] - steps[k]
-            forward[i] = self._row(steps - t * np.logaddexp.accumulate((steps - arriving) / t))
-        total = float(forward[n, self.pad + m - lo[n]])
         backward = np.full((n + 1, self.padded_width), np.inf)
-        for i in range(n, -1, -1):
-            steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
-            leaving = _soft_min(self._outgoing(i, backward, n + 1)[:, :len(steps)], t)
-            if i == n:
-                leaving[m - lo[n]] = 0.0
-            # insertions: backward[j] = softmin over k >= j of leaving[k] + steps[k] - steps[j]
-            backward[i] = self._row(-steps - t * np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1])
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # rows' unreachable cells are inf
+            for i in range(n + 1):
+                steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+                if i == 0:
+                    arriving = np.full(len(steps), np.inf)
+                    arriving[0] = 0.0 if lo[0] == 0 else np.inf
+                else:
+                    arriving = _soft_min(self._incoming(i, forward, n + 1)[:, :len(steps)], t)
+                # insertions within the row: forward[j] = softmin over k <= j of arriving[k] + steps[j] - steps[k]
+                forward[i, pad:pad + len(steps)] = steps - t * np.logaddexp.accumulate((steps - arriving) / t)
+            total = float(forward[n, pad + m - lo[n]])
+            for i in range(n, -1, -1):
+                steps = self.skip_tgt_prefix[lo[i]:hi[i] + 1]
+                leaving = _soft_min(self._outgoing(i, backward, n + 1)[:, :len(steps)], t)
+                if i == n:
+                    leaving[m - lo[n]] = 0.0
+                # insertions: backward[j] = softmin over k >= j of leaving[k] + steps[k] - steps[j]
+                ahead = np.logaddexp.accumulate(-(leaving + steps)[::-1] / t)[::-1]
+                backward[i, pad:pad + len(steps)] = -steps - t * ahead
         return forward, backward, total
 
     def path_posteriors(self, path: list[tuple[int, int, int, int]], temperature: float) -> np.ndarray:
@@ -495,13 +499,13 @@ class Band:
 
 
 def _soft_min(values: np.ndarray, temperature: float) -> np.ndarray:
-    """-T log sum exp(-values / T) over axis 0 (inf where every value is inf)."""
+    """-T log sum exp(-values / T) over axis 0 (inf where every value is inf). The caller
+    silences numpy's warnings about inf (once, around its loop: per call it costs time)."""
     low = values.min(axis=0)
     finite = np.isfinite(low)
     shifted = np.where(finite, low, 0.0)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        total = np.exp((shifted - values) / temperature).sum(axis=0)
-        return np.where(finite, shifted - temperature * np.log(total), np.inf)
+    total = np.exp((shifted - values) / temperature).sum(axis=0)
+    return np.where(finite, shifted - temperature * np.log(total), np.inf)
 
 
 # ---- Costs: the terms of the module docstring, for whole bands at once ----
@@ -663,6 +667,21 @@ class _BandCosts:
         self.tgt_spans = _SpanMeasures.of(costs.tgt, costs.mu_src, max(max_a, max_b))
         self.src_sentence_expected = costs.expected_distance(1.0 - costs.src.sentences @ costs.mu_tgt, self.m)
         self.tgt_sentence_expected = costs.expected_distance(1.0 - costs.tgt.sentences @ costs.mu_src, self.n)
+        # Gathers that link types of one block of rows share (band_link_costs): a source sentence's
+        # sum over a target span, a sentence pair's similarity. Keyed by what they depend on.
+        self.shared: dict[tuple, np.ndarray] = {}
+
+    def _span_sum(self, rows: np.ndarray, q: int, k: np.ndarray, b: int) -> np.ndarray:
+        key = ("span", q, b, len(rows))
+        if key not in self.shared:
+            self.shared[key] = self.similarities.span_sum(rows + q, k, b)
+        return self.shared[key]
+
+    def _pair_similarity(self, rows: np.ndarray, r: int, k: np.ndarray, q: int, b: int) -> np.ndarray:
+        key = ("pair", r, q, b, len(rows))
+        if key not in self.shared:
+            self.shared[key] = self.similarities.at(rows + r, k + q)
+        return self.shared[key]
 
     def expected_src(self, a: int, rows: np.ndarray) -> np.ndarray:
         return self.costs.expected_distance(1.0 - self.src_spans.dot_mean[a][rows], self.m)
@@ -685,11 +704,11 @@ class _BandCosts:
 
     def distance(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """d of the two spans; with a > 1 also each source sentence's similarity to the target span."""
-        sims, tgt_norm = self.similarities, self.tgt_spans.norms[b][k]
+        tgt_norm = self.tgt_spans.norms[b][k]
         cross = np.zeros(k.shape)
         source_parts = []
         for q in range(a):
-            row_sum = sims.span_sum(rows + q, k, b)
+            row_sum = self._span_sum(rows, q, k, b)
             cross += self.costs.src.weights[rows + q, None] * row_sum
             if a > 1:
                 source_parts.append(row_sum / tgt_norm)
@@ -726,7 +745,7 @@ class _BandCosts:
             for q in range(b):
                 column_sum = np.zeros(k.shape)
                 for r in range(a):
-                    column_sum += self.costs.src.weights[rows + r, None] * self.similarities.at(rows + r, k + q)
+                    column_sum += self.costs.src.weights[rows + r, None] * self._pair_similarity(rows, r, k, q, b)
                 part_norm = self.expected_src(a, rows)[:, None] + self.tgt_sentence_expected[k + q]
                 yield np.maximum(0.0, 2.0 * (1.0 - column_sum / src_norm) / np.maximum(part_norm, 1e-6) - threshold)
 
@@ -742,11 +761,13 @@ def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarr
     band = _BandCosts(costs, lo, hi, max(a for a, _ in types), max(b for _, b in types))
     offsets = np.arange(width)[None, :]
     band_widths = hi - lo
-    for t, (a, b) in enumerate(types):
-        if not 0 < a <= n or b > m:
-            continue
-        for start in range(0, n + 1 - a, 2048):  # rows in blocks: cache-sized arrays
-            rows = np.arange(start, min(n + 1 - a, start + 2048))
+    block = max(64, 80_000 // width)  # rows at once: cache-sized arrays
+    for start in range(0, n, block):
+        band.shared.clear()  # every link type of this block reads the gathers they share
+        for t, (a, b) in enumerate(types):
+            if not 0 < a <= n or b > m or start >= n + 1 - a:
+                continue
+            rows = np.arange(start, min(n + 1 - a, start + block))
             in_band = offsets <= band_widths[rows, None]
             if b == 0:
                 out[t, rows] = np.where(in_band, costs.skip_src[rows, None], np.inf)
@@ -754,6 +775,7 @@ def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarr
             k = lo[rows, None] + offsets
             valid = in_band & (k + b <= m)
             out[t, rows] = np.where(valid, band.cost(a, b, rows, np.minimum(k, m - b)), np.inf)
+    band.shared.clear()
     return out
 
 
