@@ -93,10 +93,12 @@ class Settings:
     force_lang: bool = False
     pair_threshold: float = PairParams().threshold
 
-    def signature(self, encoder_signature: str) -> str:
-        """Everything but the inputs that makes a job's links what they are."""
-        calibration = (hashlib.blake2b(json.dumps(self.calibration, sort_keys=True).encode(), digest_size=8).hexdigest()
-                       if self.calibration else "model")
+    def signature(self, encoder_signature: str, encoder_calibration: dict | None = None) -> str:
+        """Everything but the inputs that makes a job's links what they are; the calibration is
+        the one given, else the encoder's own (refitted with a new release)."""
+        used = self.calibration or encoder_calibration
+        calibration = (hashlib.blake2b(json.dumps(used, sort_keys=True).encode(), digest_size=8).hexdigest()
+                       if used else "none")
         return (f"aligner-{__version__}|{encoder_signature}|max_merge={self.max_merge}|skip={AlignParams().skip_cost}"
                 f"|min_score={self.min_score}|calibration={calibration}|force_lang={self.force_lang}"
                 f"|pair_threshold={self.pair_threshold}")
@@ -555,7 +557,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
     (outdir / "jobs").mkdir(parents=True, exist_ok=True)
     for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
         temp.unlink(missing_ok=True)
-    signature = settings.signature(worker_encoder(settings.model).signature)
+    encoder = worker_encoder(settings.model)
+    signature = settings.signature(encoder.signature, getattr(encoder, "calibration", None))
     summary = BatchSummary(engine, workers, signature)
     finished: dict[str, Outcome] = {}  # by id, in manifest order: what the merged corpus holds
     failures: list[dict] = []

@@ -276,3 +276,12 @@ def test_parquet_without_pyarrow_and_ray_without_ray_are_refused_before_any_work
     monkeypatch.setitem(sys.modules, "ray.data", None)
     one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "--engine", "ray"), 2, '"aligner[ray]"')
     assert not (tmp_path / "out" / "jobs").exists()
+
+
+def test_the_job_key_follows_the_calibration_in_use():
+    """A release that refits the encoder's score must not count jobs of the old one as done."""
+    shipped, refitted = {"match": {"bias": 1.0}}, {"match": {"bias": 2.0}}
+    assert Settings().signature("e5", shipped) != Settings().signature("e5", refitted)
+    given = Settings(calibration={"midpoint": 0.7, "slope": 9.0})
+    assert given.signature("e5", shipped) == given.signature("e5", refitted)  # --calibration wins
+    assert Settings().signature("e5", None).endswith("|calibration=none|force_lang=False|pair_threshold=0.5")
