@@ -62,7 +62,9 @@ class AlignParams:
     component_threshold: float = 0.9
     short_unit: float = 10.0  # units shorter than this many characters are cheaper to skip
     max_exact_cells: int = 250_000  # larger inputs: a coarse-to-fine band, then every link type in it
-    band: int = 12  # rows and columns kept around the first pass's path
+    # Rows and columns kept around the first pass's path. 8 gives the links and scores of 24 on
+    # the novel and of the whole grid on Text+Berg dev and ParIce (benchmarks/README.md).
+    band: int = 8
     # The encoder's typical distance 1 - x.y between unrelated sentences (models/); a side's
     # expected distance is shrunk towards it as if `prior_sentences` more sentences were there,
     # so a document of one or two sentences is not compared only with itself.
