@@ -148,17 +148,13 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
-    if params.decode_threshold is None:
-        path = band.best_path()
-    else:
+    if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
-        path = band.best_path()
+    path = band.best_path()
     if exact is not None and params.reattach_margin is not None:
         path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
-    if params.decode_threshold is None:
-        posteriors = band.path_posteriors(path, params.posterior_temperature)
-    else:
-        posteriors = band.gained_posteriors(path)
+    posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
+                  else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
     return _make_links(costs, path, posteriors)
 
@@ -324,7 +320,9 @@ class Band:
         self.n, self.m, self.types, self.lo, self.hi = n, m, types, lo, hi
         self.link_costs = band_link_costs(costs, types, lo, hi)
         self.skip_tgt, self.skip_tgt_prefix = costs.skip_tgt, costs.skip_tgt_prefix
-        self.insertion_gain_prefix: np.ndarray | None = None  # set by costs_to_posterior_gains
+        # set by costs_to_posterior_gains: per row, the summed gains of insertions, and the threshold
+        self.insertion_gain_prefix: np.ndarray | None = None
+        self.gain_threshold = 0.0
         self.width = self.link_costs.shape[2]
         self.a_of = np.array([a for a, _ in types])
         self.b_of = np.array([b for _, b in types])
@@ -340,11 +338,6 @@ class Band:
         self.after = np.minimum(rows + self.a_of, n)
         self.shift_before = lo[:, None] - self.b_of - lo[self.before]
         self.shift_after = lo[:, None] + self.b_of - lo[self.after]
-
-    def _row(self, values: np.ndarray) -> np.ndarray:
-        out = np.full(self.padded_width, np.inf)
-        out[self.pad:self.pad + len(values)] = values
-        return out
 
     def _incoming(self, i: int, rows: np.ndarray, ring: int) -> np.ndarray:
         """Cost of reaching each cell of row i by each link type: the value at the link's start
@@ -486,18 +479,17 @@ class Band:
         inside = columns < hi[:, None]  # an insertion from each cell but the row's last
         through = (forward[:, pad:pad + width] + self.skip_tgt[np.minimum(columns, self.m - 1)]
                    + backward[:, pad + 1:pad + 1 + width])
-        insertion_gain = np.where(inside, gain(through), 0.0)
-        self.insertion_gain = insertion_gain
-        self.insertion_gain_prefix = np.zeros((n + 1, self.width + 1))
-        self.insertion_gain_prefix[:, 1:] = np.cumsum(insertion_gain, axis=1)
-        self.threshold = threshold
+        self.insertion_gain_prefix = np.zeros((n + 1, width + 1))
+        self.insertion_gain_prefix[:, 1:] = np.cumsum(np.where(inside, gain(through), 0.0), axis=1)
+        self.gain_threshold = threshold
 
     def gained_posteriors(self, path: list[tuple[int, int, int, int]]) -> np.ndarray:
         """The posteriors of `path`'s links, after costs_to_posterior_gains."""
-        type_of = {ab: k for k, ab in enumerate(self.types)}
-        gains = [self.insertion_gain[i, j - self.lo[i]] if a == 0
+        assert self.insertion_gain_prefix is not None, "costs_to_posterior_gains first"
+        steps, type_of = self.insertion_gain_prefix, {ab: k for k, ab in enumerate(self.types)}
+        gains = [steps[i, j - self.lo[i] + 1] - steps[i, j - self.lo[i]] if a == 0
                  else self.link_costs[type_of[(a, b)], i, j - self.lo[i]] for i, a, j, b in path]
-        return np.clip(self.threshold - np.asarray(gains, dtype=float), 0.0, 1.0)
+        return np.clip(self.gain_threshold - np.asarray(gains, dtype=float), 0.0, 1.0)
 
 
 def _soft_min(values: np.ndarray, temperature: float) -> np.ndarray:
