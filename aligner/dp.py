@@ -324,6 +324,7 @@ class Band:
         self.insertion_gain_prefix: np.ndarray | None = None
         self.gain_threshold = 0.0
         self.width = self.link_costs.shape[2]
+        self.type_number = {ab: k for k, ab in enumerate(types)}
         self.a_of = np.array([a for a, _ in types])
         self.b_of = np.array([b for _, b in types])
         self.max_a = int(self.a_of.max())
@@ -442,11 +443,10 @@ class Band:
         use it, each path weighted by exp(-cost / temperature) (forward-backward with soft
         minima). Near 1: no other segmentation of that stretch costs nearly as little."""
         forward, backward, total = self.posterior_passes(temperature)
-        type_of = {ab: k for k, ab in enumerate(self.types)}
         lo, pad = self.lo, self.pad
         posteriors = np.empty(len(path))
         for index, (i, a, j, b) in enumerate(path):
-            cost = self.skip_tgt[j] if a == 0 else self.link_costs[type_of[(a, b)], i, j - lo[i]]
+            cost = self.skip_tgt[j] if a == 0 else self.link_costs[self.type_number[(a, b)], i, j - lo[i]]
             through = forward[i, pad + j - lo[i]] + cost + backward[i + a, pad + j + b - lo[i + a]]
             posteriors[index] = np.exp(-(through - total) / temperature)
         return np.clip(posteriors, 0.0, 1.0)
@@ -486,9 +486,9 @@ class Band:
     def gained_posteriors(self, path: list[tuple[int, int, int, int]]) -> np.ndarray:
         """The posteriors of `path`'s links, after costs_to_posterior_gains."""
         assert self.insertion_gain_prefix is not None, "costs_to_posterior_gains first"
-        steps, type_of = self.insertion_gain_prefix, {ab: k for k, ab in enumerate(self.types)}
+        steps = self.insertion_gain_prefix
         gains = [steps[i, j - self.lo[i] + 1] - steps[i, j - self.lo[i]] if a == 0
-                 else self.link_costs[type_of[(a, b)], i, j - self.lo[i]] for i, a, j, b in path]
+                 else self.link_costs[self.type_number[(a, b)], i, j - self.lo[i]] for i, a, j, b in path]
         return np.clip(self.gain_threshold - np.asarray(gains, dtype=float), 0.0, 1.0)
 
 

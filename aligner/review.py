@@ -252,7 +252,7 @@ def _reviewed_record(document: Document, src_ids: list[int], tgt_ids: list[int],
     for name, value in zip(DOCUMENT_FIELDS, document.key, strict=True):
         if value is not None:
             record[name] = value
-    if document.key[1] is not None:
+    if document.key[DOCUMENT_FIELDS.index("src_post_id")] is not None:  # a channel's post pair
         record["date"] = document.date
     return record
 
