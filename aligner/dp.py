@@ -43,7 +43,7 @@ the path is reported with.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -56,7 +56,7 @@ class AlignParams:
     # Tuned on the Text+Berg dev set with e5-small (benchmarks/README.md).
     max_merge: int = 8
     skip_cost: float = 0.9
-    merge_penalty: float = 0.4
+    merge_penalty: float = 0.3
     length_weight: float = 0.5
     component_weight: float = 1.0
     component_threshold: float = 0.9
@@ -83,6 +83,13 @@ class AlignParams:
     # the joined embedding a little, so a small loss is allowed (chosen leaving each gold set out,
     # benchmarks/README.md). Needs a span_similarity for align_vectors.
     reattach_margin: float | None = -0.01
+    # Merges at least this likely after the first pass over the band are rescored with their
+    # spans embedded exactly, then the band is decoded again (rescore_uncertain_merges); None:
+    # never. Needs ExactSpans.vectors.
+    exact_min_posterior: float | None = None
+    # Sentence vectors are taken less their side's mean, shrunk towards 0 as if this many more
+    # zero vectors were there (Centering); None: as the encoder gives them.
+    center_prior: float | None = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,9 @@ class ExactSpans:
     """What the caller, who has the texts and the encoder, can tell about spans."""
     similarity: Callable[[int, int, int, int], float]  # cos of exact embeddings of src[i:i+a], tgt[j:j+b]
     movable: tuple[np.ndarray, np.ndarray]  # per side: units that hold a word, so joining them can show
+    # The exact embeddings of one side's spans (0 source, 1 target; (start, size) each), for
+    # rescore_uncertain_merges; None: merges keep the summed vectors' costs.
+    vectors: Callable[[int, list[tuple[int, int]]], np.ndarray] | None = None
 
 
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
@@ -134,6 +144,11 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
     src_vectors = np.asarray(src_vectors, float)
     tgt_vectors = np.asarray(tgt_vectors, float)
+    centering = None
+    if params.center_prior is not None:
+        centering = Centering.of(src_vectors, tgt_vectors, params.center_prior)
+        src_vectors, tgt_vectors = centering.src(src_vectors), centering.tgt(tgt_vectors)
+        params = replace(params, random_distance=CENTERED_RANDOM_DISTANCE)
     types = link_types(params.max_merge)
     if n * m <= params.max_exact_cells:
         costs = LinkCosts(SpanVectors(src_vectors, src_lengths), SpanVectors(tgt_vectors, tgt_lengths),
@@ -148,6 +163,12 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
+    if exact is not None and exact.vectors is not None and params.exact_min_posterior is not None:
+        span_vectors = exact.vectors
+        if centering is not None:
+            def span_vectors(side: int, spans: list[tuple[int, int]], raw=exact.vectors, c=centering) -> np.ndarray:
+                return (c.src, c.tgt)[side](raw(side, spans))
+        rescore_uncertain_merges(band, costs, span_vectors, params.posterior_temperature, params.exact_min_posterior)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
     path = band.best_path()
@@ -157,6 +178,82 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
     return _make_links(costs, path, posteriors)
+
+
+def rescore_uncertain_merges(band: Band, costs: LinkCosts, span_vectors: Callable[[int, list[tuple[int, int]]], np.ndarray],
+                             temperature: float, min_posterior: float) -> int:
+    """Give every merge (a + b > 2) whose posterior is at least `min_posterior` the cost its
+    spans have embedded exactly, joined texts instead of summed sentence vectors; in place. A
+    sentence that only completes another ("I finished almost right away.") says little on its
+    own, and the sum of the vectors of a Chinese sentence's three English pieces is a blurred
+    copy of what their joined text says: where the summed costs leave the segmentation open,
+    the exact ones decide it. Returns the number of links rescored."""
+    cells: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for t, rows, columns in band.likely_cells(temperature, min_posterior):
+        a, b = band.types[t]
+        if a + b > 2:
+            cells.setdefault((a, b), []).append((rows, columns))
+    if not cells:
+        return 0
+    starts = {ab: (np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts]))
+              for ab, parts in cells.items()}
+    src_spans = sorted({(int(i), a) for (a, _), (rows, _) in starts.items() if a > 1 for i in rows})
+    tgt_spans = sorted({(int(j), b) for (_, b), (_, cols) in starts.items() if b > 1 for j in cols})
+    src_exact = dict(zip(src_spans, span_vectors(0, src_spans), strict=True)) if src_spans else {}
+    tgt_exact = dict(zip(tgt_spans, span_vectors(1, tgt_spans), strict=True)) if tgt_spans else {}
+    rescored = 0
+    for (a, b), (rows, cols) in starts.items():
+        xs = (np.stack([src_exact[(int(i), a)] for i in rows]) if a > 1 else costs.src.sentences[rows])
+        ys = (np.stack([tgt_exact[(int(j), b)] for j in cols]) if b > 1 else costs.tgt.sentences[cols])
+        band.link_costs[band.type_number[(a, b)], rows, cols - band.lo[rows]] = costs.exact_cost(
+            a, b, rows, cols, np.asarray(xs, float), np.asarray(ys, float))
+        rescored += len(rows)
+    return rescored
+
+
+# Centered unrelated sentences are about orthogonal: the distance 1 - x.y a short document's
+# expected distances are shrunk towards (AlignParams.random_distance) once vectors are centered.
+CENTERED_RANDOM_DISTANCE = 1.0
+
+
+@dataclass(frozen=True)
+class Centering:
+    """Each side's vectors less the side's mean, normalized again (zero vectors stay zero).
+
+    Summing sentence vectors into a span adds up what all sentences of a side share (the
+    language, the document's subject) faster than what each one says, so the summed vectors of
+    two long spans look alike whatever they hold: on MAC-Dev the cosine of candidate merges rose
+    from 0.846 (3 sentences) to 0.880 (6) and ranked the gold merges below the rest (AUROC
+    0.36 at 5 sentences), where their exact embeddings stay at 0.83. Less that shared part, a
+    span's vector is what its sentences say. The mean is shrunk towards 0 as if `prior` more
+    zero vectors were there, so that a document of one or two sentences keeps most of its
+    vectors (benchmarks/README.md)."""
+    src_mean: np.ndarray
+    tgt_mean: np.ndarray
+
+    @classmethod
+    def of(cls, src: np.ndarray, tgt: np.ndarray, prior: float) -> Centering:
+        def mean(vectors: np.ndarray) -> np.ndarray:
+            content = _has_content(vectors)
+            return vectors[content].sum(0) / (content.sum() + prior)
+        return cls(mean(src), mean(tgt))
+
+    def src(self, vectors: np.ndarray) -> np.ndarray:
+        return _centered(vectors, self.src_mean)
+
+    def tgt(self, vectors: np.ndarray) -> np.ndarray:
+        return _centered(vectors, self.tgt_mean)
+
+
+def _has_content(vectors: np.ndarray) -> np.ndarray:
+    """Rows that are unit vectors, not the zero vectors of units without content."""
+    return np.einsum("nd,nd->n", vectors, vectors) > 0.25
+
+
+def _centered(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, float)
+    out = np.where(_has_content(vectors)[:, None], vectors - mean, 0.0)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int,
@@ -222,6 +319,7 @@ def band_around(path: list[tuple[int, int, int, int]], n: int, m: int,
     return np.clip(lo_wide, 0, m), np.clip(hi_wide, 0, m)
 
 
+LENGTH_PADDING = 10.0  # characters added to both spans' lengths before their ratio is taken
 EXACT_RATIO_CELLS = 25_000_000  # up to here the length ratio comes from all sentence pairs
 COARSE_UNITS = 1500  # the coarsest level of the first pass has at most this many units a side
 COARSE_RADIUS = 4  # a path found at one level is searched again within this many units at the next
@@ -451,6 +549,30 @@ class Band:
             posteriors[index] = np.exp(-(through - total) / temperature)
         return np.clip(posteriors, 0.0, 1.0)
 
+    def _cell_posteriors(self, forward: np.ndarray, backward: np.ndarray, total: float,
+                         temperature: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Blocks of rows and the posteriors of every link type starting at their cells
+        (type, row, column; 0 where no link fits), as _outgoing does row by row."""
+        n, pad, width = self.n, self.pad, self.width
+        block = max(1, 2**20 // (len(self.types) * width))  # rows at once: temporaries of about 8 MB
+        for start in range(0, n + 1, block):
+            rows = np.arange(start, min(n + 1, start + block))
+            gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
+            ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
+            ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf
+            through = forward[rows, pad:pad + width][None, :, :] + self.link_costs[:, rows] + ahead.transpose(1, 0, 2)
+            yield rows, _posterior(through, total, temperature)
+
+    def likely_cells(self, temperature: float, min_posterior: float) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(link type, source starts, target starts) of the links whose posterior is at least
+        `min_posterior`."""
+        forward, backward, total = self.posterior_passes(temperature)
+        for rows, posterior in self._cell_posteriors(forward, backward, total, temperature):
+            t, r, c = np.nonzero(posterior >= min_posterior)
+            for k in np.unique(t):
+                mine = t == k
+                yield int(k), rows[r[mine]], c[mine] + self.lo[rows[r[mine]]]
+
     def costs_to_posterior_gains(self, temperature: float, threshold: float) -> None:
         """Replace every link's cost by `threshold` minus its posterior, so that best_path then
         finds the path whose links' posteriors, less the threshold, sum highest: the alignment
@@ -459,28 +581,17 @@ class Band:
         that are each less likely than not, and a path of likelier links wins. In place: the
         costs are the largest array."""
         forward, backward, total = self.posterior_passes(temperature)
-        n, lo, hi, pad, width, t = self.n, self.lo, self.hi, self.pad, self.width, temperature
-
-        def gain(through: np.ndarray) -> np.ndarray:
-            with np.errstate(over="ignore", invalid="ignore"):
-                posterior = np.exp(-(through - total) / t)
-            return threshold - np.nan_to_num(posterior, nan=0.0, posinf=0.0)
-
-        block = max(1, 2**20 // (len(self.types) * width))  # rows at once: temporaries of about 8 MB
-        for start in range(0, n + 1, block):  # every link type at once, as _outgoing does row by row
-            rows = np.arange(start, min(n + 1, start + block))
-            gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
-            ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
-            ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf
+        n, lo, hi, pad, width = self.n, self.lo, self.hi, self.pad, self.width
+        for rows, posterior in self._cell_posteriors(forward, backward, total, temperature):
             costs = self.link_costs[:, rows]
-            through = forward[rows, pad:pad + width][None, :, :] + costs + ahead.transpose(1, 0, 2)
-            self.link_costs[:, rows] = np.where(np.isfinite(costs), gain(through), np.inf)
+            self.link_costs[:, rows] = np.where(np.isfinite(costs), threshold - posterior, np.inf)
         columns = lo[:, None] + np.arange(width)[None, :]
         inside = columns < hi[:, None]  # an insertion from each cell but the row's last
         through = (forward[:, pad:pad + width] + self.skip_tgt[np.minimum(columns, self.m - 1)]
                    + backward[:, pad + 1:pad + 1 + width])
         self.insertion_gain_prefix = np.zeros((n + 1, width + 1))
-        self.insertion_gain_prefix[:, 1:] = np.cumsum(np.where(inside, gain(through), 0.0), axis=1)
+        self.insertion_gain_prefix[:, 1:] = np.cumsum(
+            np.where(inside, threshold - _posterior(through, total, temperature), 0.0), axis=1)
         self.gain_threshold = threshold
 
     def gained_posteriors(self, path: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -490,6 +601,14 @@ class Band:
         gains = [steps[i, j - self.lo[i] + 1] - steps[i, j - self.lo[i]] if a == 0
                  else self.link_costs[self.type_number[(a, b)], i, j - self.lo[i]] for i, a, j, b in path]
         return np.clip(self.gain_threshold - np.asarray(gains, dtype=float), 0.0, 1.0)
+
+
+def _posterior(through: np.ndarray, total: float, temperature: float) -> np.ndarray:
+    """exp(-(through - total) / T): the share of the paths' weight through a link whose best
+    paths cost `through`; 0 where no path goes through."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        posterior = np.exp(-(through - total) / temperature)
+    return np.nan_to_num(posterior, nan=0.0, posinf=0.0)
 
 
 def _soft_min(values: np.ndarray, temperature: float) -> np.ndarray:
@@ -562,13 +681,60 @@ class LinkCosts:
         costs = np.full(len(lengths), p.skip_cost)
         if p.short_unit:
             costs *= np.minimum(1.0, np.sqrt(lengths / p.short_unit))
-        return np.where(np.einsum("nd,nd->n", vectors, vectors) < 0.25, 0.0, costs)
+        return np.where(_has_content(vectors), costs, 0.0)
 
     def src_chars(self, starts: np.ndarray, size: int) -> np.ndarray:
         return self._src_len_prefix[starts + size] - self._src_len_prefix[starts]
 
     def tgt_chars(self, starts: np.ndarray, size: int) -> np.ndarray:
         return self._tgt_len_prefix[starts + size] - self._tgt_len_prefix[starts]
+
+    def length_misfit(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """|log length ratio of the spans - the document's typical one| for source starts `rows`
+        by target starts `k` (one row of `k` per source start), each side padded by
+        `length_padding` (LENGTH_PADDING characters in each side's own units)."""
+        src_chars, tgt_chars = self.src_chars(rows, a), self.tgt_chars(k, b)
+        src_pad, tgt_pad = self.length_padding
+        return np.abs(np.log((tgt_chars + tgt_pad) / (src_chars[:, None] + src_pad)) - self.log_ratio)
+
+    @property
+    def length_padding(self) -> tuple[float, float]:
+        """LENGTH_PADDING split between the sides by the typical ratio: where one script packs
+        three times more meaning per character (Chinese against English), 10 characters on both
+        sides would make every short source sentence look as if it wanted less target text than
+        a long one (on MAC-Dev's 1-1 links the padded log ratio fell 0.36 below the document's,
+        0.05 with this split; on the other sets the ratio is near 1 and nothing changes)."""
+        half = float(np.exp(self.log_ratio / 2))
+        return LENGTH_PADDING / half, LENGTH_PADDING * half
+
+    def exact_cost(self, a: int, b: int, rows: np.ndarray, columns: np.ndarray, xs: np.ndarray,
+                   ys: np.ndarray) -> np.ndarray:
+        """The link cost of the module docstring for links (a, b) at (rows[k], columns[k]), given
+        the vectors of their spans (xs[k], ys[k]) instead of the summed ones."""
+        p = self.params
+        n, m = len(self.src_len), len(self.tgt_len)
+        expected_x = self.expected_distance(1.0 - xs @ self.mu_tgt, m)
+        expected_y = self.expected_distance(1.0 - ys @ self.mu_src, n)
+        sim = np.einsum("nd,nd->n", xs, ys)
+        distance = 2.0 * (1.0 - sim) / np.maximum(expected_x + expected_y, 1e-6)
+        cost = ((a + b) / 2.0 * (distance + p.length_weight * self.length_misfit(a, b, rows, columns[:, None])[:, 0])
+                + p.merge_penalty * (a + b - 2))
+        if p.number_weight and self.src_numbers is not None and self.tgt_numbers is not None:
+            cost += p.number_weight * numbers_not_shared(self.src_numbers, self.tgt_numbers, a, b, rows,
+                                                         columns[:, None])[:, 0]
+        if p.component_weight and a + b > 2:
+            parts = []
+            if a > 1:
+                parts += [(self.src.sentences[rows + q], ys, 1.0 - self.src.sentences[rows + q] @ self.mu_tgt, m,
+                           expected_y) for q in range(a)]
+            if b > 1:
+                parts += [(self.tgt.sentences[columns + q], xs, 1.0 - self.tgt.sentences[columns + q] @ self.mu_src, n,
+                           expected_x) for q in range(b)]
+            for sentences, span, to_mean, others, span_expected in parts:
+                norm = self.expected_distance(to_mean, others) + span_expected
+                part = 2.0 * (1.0 - np.einsum("nd,nd->n", sentences, span)) / np.maximum(norm, 1e-6)
+                cost += p.component_weight * np.maximum(0.0, part - p.component_threshold)
+        return cost
 
     def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Similarity and distance d of every source vector to every target vector."""
@@ -686,11 +852,11 @@ class _BandCosts:
     def cost(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
         p = self.params
         distance, source_parts = self.distance(a, b, rows, k)
-        cost = (a + b) / 2.0 * (distance + p.length_weight * self.length_misfit(a, b, rows, k)) \
+        cost = (a + b) / 2.0 * (distance + p.length_weight * self.costs.length_misfit(a, b, rows, k)) \
             + p.merge_penalty * (a + b - 2)
         src_numbers, tgt_numbers = self.costs.src_numbers, self.costs.tgt_numbers
         if p.number_weight and src_numbers is not None and tgt_numbers is not None:
-            cost += p.number_weight * self.numbers_not_shared(src_numbers, tgt_numbers, a, b, rows, k)
+            cost += p.number_weight * numbers_not_shared(src_numbers, tgt_numbers, a, b, rows, k)
         if p.component_weight and a + b > 2:
             for part in self.component_costs(a, b, rows, k, source_parts):
                 cost += p.component_weight * part
@@ -710,22 +876,6 @@ class _BandCosts:
         norm = self.expected_src(a, rows)[:, None] + self.expected_tgt(b, k)
         return 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6), source_parts
 
-    def length_misfit(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """|log length ratio of the spans - the document's typical one| (+10 characters a side)."""
-        src_chars, tgt_chars = self.costs.src_chars(rows, a), self.costs.tgt_chars(k, b)
-        return np.abs(np.log((tgt_chars + 10.0) / (src_chars[:, None] + 10.0)) - self.costs.log_ratio)
-
-    @staticmethod
-    def numbers_not_shared(src_numbers: np.ndarray, tgt_numbers: np.ndarray, a: int, b: int, rows: np.ndarray,
-                           k: np.ndarray) -> np.ndarray:
-        """The share of the spans' numbers (masks per sentence) not on both sides; 0 where a side has none."""
-        src_mask = np.bitwise_or.reduce([src_numbers[rows + q] for q in range(a)], axis=0)
-        tgt_mask = np.bitwise_or.reduce([tgt_numbers[k + q] for q in range(b)], axis=0)
-        union = np.bitwise_count(src_mask[:, None] | tgt_mask)
-        shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
-        both = (src_mask[:, None] != 0) & (tgt_mask != 0)
-        return np.where(both, 1.0 - shared / np.maximum(union, 1), 0.0)
-
     def component_costs(self, a: int, b: int, rows: np.ndarray, k: np.ndarray,
                         source_parts: list[np.ndarray]) -> Iterator[np.ndarray]:
         """max(0, d(sentence, other span) - θ) for each merged sentence: the source sentences
@@ -742,6 +892,17 @@ class _BandCosts:
                     column_sum += self.costs.src.weights[rows + r, None] * self._pair_similarity(rows, r, k, q, b)
                 part_norm = self.expected_src(a, rows)[:, None] + self.tgt_sentence_expected[k + q]
                 yield np.maximum(0.0, 2.0 * (1.0 - column_sum / src_norm) / np.maximum(part_norm, 1e-6) - threshold)
+
+
+def numbers_not_shared(src_numbers: np.ndarray, tgt_numbers: np.ndarray, a: int, b: int, rows: np.ndarray,
+                       k: np.ndarray) -> np.ndarray:
+    """The share of the spans' numbers (masks per sentence) not on both sides; 0 where a side has none."""
+    src_mask = np.bitwise_or.reduce([src_numbers[rows + q] for q in range(a)], axis=0)
+    tgt_mask = np.bitwise_or.reduce([tgt_numbers[k + q] for q in range(b)], axis=0)
+    union = np.bitwise_count(src_mask[:, None] | tgt_mask)
+    shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
+    both = (src_mask[:, None] != 0) & (tgt_mask != 0)
+    return np.where(both, 1.0 - shared / np.maximum(union, 1), 0.0)
 
 
 def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
