@@ -86,7 +86,9 @@ class AlignParams:
     # Merges at least this likely after the first pass over the band are rescored with their
     # spans embedded exactly, then the band is decoded again (rescore_uncertain_merges); None:
     # never. Needs ExactSpans.vectors.
-    exact_min_posterior: float | None = None
+    exact_min_posterior: float | None = None  # measured, not kept (benchmarks/README.md)
+    split_blocks: bool = False  # measured, not kept (benchmarks/README.md)
+    split_margin: float = 0.3
     # Sentence vectors are taken less their side's mean, shrunk towards 0 as if this many more
     # zero vectors were there (Centering); None: as the encoder gives them.
     center_prior: float | None = 1.0
@@ -121,6 +123,9 @@ def link_types(max_merge: int) -> list[tuple[int, int]]:
     return types
 
 
+SpanEmbedder = Callable[[int, list[tuple[int, int]]], np.ndarray]  # (side, [(start, size)]) -> unit vectors
+
+
 @dataclass(frozen=True)
 class ExactSpans:
     """What the caller, who has the texts and the encoder, can tell about spans."""
@@ -128,7 +133,7 @@ class ExactSpans:
     movable: tuple[np.ndarray, np.ndarray]  # per side: units that hold a word, so joining them can show
     # The exact embeddings of one side's spans (0 source, 1 target; (start, size) each), for
     # rescore_uncertain_merges; None: merges keep the summed vectors' costs.
-    vectors: Callable[[int, list[tuple[int, int]]], np.ndarray] | None = None
+    vectors: SpanEmbedder | None = None
 
 
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
@@ -144,7 +149,7 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
     src_vectors = np.asarray(src_vectors, float)
     tgt_vectors = np.asarray(tgt_vectors, float)
-    centering = None
+    raw_vectors, raw_params, centering = (src_vectors, tgt_vectors), params, None
     if params.center_prior is not None:
         centering = Centering.of(src_vectors, tgt_vectors, params.center_prior)
         src_vectors, tgt_vectors = centering.src(src_vectors), centering.tgt(tgt_vectors)
@@ -163,25 +168,30 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
-    if exact is not None and exact.vectors is not None and params.exact_min_posterior is not None:
-        span_vectors = exact.vectors
-        if centering is not None:
-            def span_vectors(side: int, spans: list[tuple[int, int]], raw=exact.vectors, c=centering) -> np.ndarray:
-                return (c.src, c.tgt)[side](raw(side, spans))
+    span_vectors = None
+    if exact is not None and exact.vectors is not None:
+        span_vectors = exact.vectors if centering is None else centering.wrap(exact.vectors)
+    if span_vectors is not None and params.exact_min_posterior is not None:
         rescore_uncertain_merges(band, costs, span_vectors, params.posterior_temperature, params.exact_min_posterior)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
     path = band.best_path()
+    if span_vectors is not None and params.split_blocks:
+        path = split_blocks(path, costs, span_vectors, params.split_margin)
     if exact is not None and params.reattach_margin is not None:
         path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
     posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
+    if centering is not None:  # links are reported with the cosines of the encoder's own vectors
+        costs = LinkCosts(SpanVectors(raw_vectors[0], src_lengths), SpanVectors(raw_vectors[1], tgt_lengths),
+                          src_lengths, tgt_lengths, raw_params, known_log_ratio=costs.log_ratio,
+                          src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     return _make_links(costs, path, posteriors)
 
 
-def rescore_uncertain_merges(band: Band, costs: LinkCosts, span_vectors: Callable[[int, list[tuple[int, int]]], np.ndarray],
-                             temperature: float, min_posterior: float) -> int:
+def rescore_uncertain_merges(band: Band, costs: LinkCosts, span_vectors: SpanEmbedder, temperature: float,
+                             min_posterior: float) -> int:
     """Give every merge (a + b > 2) whose posterior is at least `min_posterior` the cost its
     spans have embedded exactly, joined texts instead of summed sentence vectors; in place. A
     sentence that only completes another ("I finished almost right away.") says little on its
@@ -244,6 +254,12 @@ class Centering:
     def tgt(self, vectors: np.ndarray) -> np.ndarray:
         return _centered(vectors, self.tgt_mean)
 
+    def wrap(self, span_vectors: SpanEmbedder) -> SpanEmbedder:
+        """`span_vectors` with each side's vectors centered as this side's sentences are."""
+        def centered_spans(side: int, spans: list[tuple[int, int]]) -> np.ndarray:
+            return (self.src, self.tgt)[side](span_vectors(side, spans))
+        return centered_spans
+
 
 def _has_content(vectors: np.ndarray) -> np.ndarray:
     """Rows that are unit vectors, not the zero vectors of units without content."""
@@ -254,6 +270,42 @@ def _centered(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, float)
     out = np.where(_has_content(vectors)[:, None], vectors - mean, 0.0)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def split_blocks(path: list[tuple[int, int, int, int]], costs: LinkCosts, span_vectors: SpanEmbedder,
+                 margin: float) -> list[tuple[int, int, int, int]]:
+    """The path with each block (a link of several sentences on both sides) split in two
+    consecutive links where, embedded exactly, the two cost less than the block: the summed
+    vectors of long spans look alike whatever they hold, so the search glues a 1-4 and a 1-2
+    into a 2-6; joined texts do not reward size that way (benchmarks/README.md). Splits are
+    tried again on the parts."""
+    out: list[tuple[int, int, int, int]] = []
+    pending = list(reversed(path))
+    while pending:
+        i, a, j, b = pending.pop()
+        if a < 2 or b < 2:
+            out.append((i, a, j, b))
+            continue
+        splits = [((i, a1, j, b1), (i + a1, a - a1, j + b1, b - b1)) for a1 in range(1, a) for b1 in range(1, b)]
+        links = [(i, a, j, b)] + [part for split in splits for part in split]
+        spans = [sorted({(start, size) for start, size in {(li, la) for li, la, _, _ in links} if size > 1}),
+                 sorted({(start, size) for start, size in {(lj, lb) for _, _, lj, lb in links} if size > 1})]
+        exact = [dict(zip(side_spans, span_vectors(side, side_spans), strict=True)) if side_spans else {}
+                 for side, side_spans in enumerate(spans)]
+
+        def cost(link: tuple[int, int, int, int], exact: list[dict] = exact) -> float:
+            li, la, lj, lb = link
+            x = exact[0][(li, la)] if la > 1 else costs.src.sentences[li]
+            y = exact[1][(lj, lb)] if lb > 1 else costs.tgt.sentences[lj]
+            return float(costs.exact_cost(la, lb, np.array([li]), np.array([lj]), np.asarray(x, float)[None],
+                                          np.asarray(y, float)[None])[0])
+
+        best = min(splits, key=lambda split: cost(split[0]) + cost(split[1]))
+        if cost(best[0]) + cost(best[1]) + margin < cost((i, a, j, b)):
+            pending += [best[1], best[0]]
+        else:
+            out.append((i, a, j, b))
+    return out
 
 
 def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int,

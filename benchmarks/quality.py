@@ -6,7 +6,9 @@ Every document of every gold set under --data (see gold.py) is aligned, and so i
 with --noise of its target sentences replaced by unrelated ones; every link is labelled right when
 it is exactly a gold link (skips too). The RU-NB fixtures of tests/ join every fit, never a test.
 For each set left out, the calibration is fitted on the other sets and the figures are those of the
-left-out set's real links: AUROC, precision of the links kept at several thresholds, precision
+left-out set's real links: AUROC, the AUROC among pairs of those sharing a sentence pair with the
+gold against those sharing nothing (unrel AUC), the strict precision of the best-scored 90% of
+links (P best90), precision of the links kept at several thresholds, precision
 at the threshold that keeps 90% of the right links, a reliability table and the expected
 calibration error; the AUROC on its copies (how unrelated sentences are caught) beside them.
 
@@ -34,7 +36,7 @@ from aligner.dp import AlignParams  # noqa: E402
 from aligner.embed import DiskCache, EmbeddingStore, load_encoder  # noqa: E402
 from aligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
 from aligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
-from aligner.score import RECOMMENDED_MIN_SCORE, fit_calibration, predict  # noqa: E402
+from aligner.score import FEATURES, RECOMMENDED_MIN_SCORE, fit_calibration, predict  # noqa: E402
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
 FIXTURES = "RU-NB fixtures"
@@ -76,7 +78,12 @@ def figures(calibration: dict, part: dict) -> dict:
     s, r = scores[real], right[real]
     ninety = np.sort(s[r])[::-1][int(np.ceil(0.9 * r.sum())) - 1]
     kept = s >= RECOMMENDED_MIN_SCORE
+    pairs = ~part["features"][real, FEATURES.index("skip")].astype(bool)
+    best_90 = np.argsort(-s, kind="stable")[:int(np.ceil(0.9 * len(s)))]
     return {"links": int(real.sum()), "right_share": float(r.mean()), "auroc": auroc(s, r),
+            "unrelated_auroc": auroc(s[pairs], part["lax"][real][pairs].astype(bool)),
+            "unrelated_pairs": int((~part["lax"][real][pairs].astype(bool)).sum()),
+            "precision_best_90": float(r[best_90].mean()),
             "precision_at_min_score": float(r[kept].mean()), "kept_at_min_score": float(r[kept].sum() / r.sum()),
             "threshold_keeping_90": float(ninety), "precision_keeping_90": float(r[s >= ninety].mean()),
             "ece": calibration_error(s, r), "synthetic_auroc": auroc(scores[~real], right[~real]),
@@ -92,7 +99,9 @@ def left_out_figures(by_set: dict[str, dict]) -> dict[str, dict]:
 
 
 def print_set(name: str, row: dict, detail: bool) -> None:
-    print(f"{name:20} {row['links']:6} {row['right_share']:6.3f} {row['auroc']:6.3f} "
+    print(f"{name:20} {row['links']:6} {row['right_share']:6.3f} {row['auroc']:6.3f} {row['unrelated_auroc']:6.3f}"
+          f"{'(' + str(row['unrelated_pairs']) + ')':>5} "
+          f"{row['precision_best_90']:8.3f} "
           f"{row['precision_at_min_score']:8.3f} {row['kept_at_min_score']:6.3f} "
           f"{row['threshold_keeping_90']:7.3f} {row['precision_keeping_90']:8.3f} {row['ece']:6.3f} "
           f"{row['synthetic_auroc']:10.3f}")
@@ -119,14 +128,17 @@ def main() -> None:
     encoder = load_encoder(args.model)
     cache = DiskCache(args.cache, encoder.signature) if args.cache else None
     by_set = examples(args.data, encoder, cache, args.noise)
-    print(f"{'left-out set':20} {'links':>6} {'right':>6} {'AUROC':>6} {'P@' + str(RECOMMENDED_MIN_SCORE):>8} "
+    print(f"{'left-out set':20} {'links':>6} {'right':>6} {'AUROC':>6} {'unrel AUC (n)':>11} {'P best90':>8} "
+          f"{'P@' + str(RECOMMENDED_MIN_SCORE):>8} "
           f"{'kept':>6} {'thr 90%':>7} {'P@90%':>8} {'ECE':>6} {'copies AUROC':>10}")
     rows = left_out_figures(by_set)
     for name, row in rows.items():
         print_set(name, row, args.detail)
     mean = {key: np.mean([row[key] for row in rows.values()]) for key in
-            ("auroc", "precision_at_min_score", "kept_at_min_score", "precision_keeping_90", "ece", "synthetic_auroc")}
-    print(f"{'mean over sets':20} {'':6} {'':6} {mean['auroc']:6.3f} {mean['precision_at_min_score']:8.3f} "
+            ("auroc", "unrelated_auroc", "precision_best_90", "precision_at_min_score", "kept_at_min_score",
+             "precision_keeping_90", "ece", "synthetic_auroc")}
+    print(f"{'mean over sets':20} {'':6} {'':6} {mean['auroc']:6.3f} {mean['unrelated_auroc']:9.3f} "
+          f"{mean['precision_best_90']:8.3f} {mean['precision_at_min_score']:8.3f} "
           f"{mean['kept_at_min_score']:6.3f} {'':7} {mean['precision_keeping_90']:8.3f} {mean['ece']:6.3f} "
           f"{mean['synthetic_auroc']:10.3f}")
     if args.write_model:
