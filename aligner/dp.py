@@ -10,19 +10,23 @@ max_merge; 1-0 and 0-1 are skips). The search minimizes the summed cost of the l
                 + number_weight * (share of the spans' numbers not on both sides, when both have some)
     skip      = skip_cost per sentence
 
+The vectors are first centered: each side's mean is taken off every sentence vector (Centering),
+so that a span's summed vector says what its sentences say rather than what all of the side's
+sentences share, which summing would otherwise reward the more the longer the spans.
 `mu_*` is the mean sentence vector of a side, so `1 - x.mu` is x's expected distance to a random
 sentence of the other side (Vecalign's normalization, computed exactly instead of sampled): one
 skip threshold then works across documents and encoders. For short documents it is shrunk
-towards the encoder's typical distance between unrelated sentences. The component term charges a merge
+towards the typical distance between unrelated sentences. The component term charges a merge
 for every sentence in it that on its own looks unrelated to the other side, so a stray line is
 skipped (1-0 / 0-1) instead of being swallowed by a neighbour.
 
 Skipping a unit shorter than `short_unit` characters costs less, a unit given a zero vector (the
 pipeline does so for units without a letter or digit) nothing, and the length misfit is taken
 against the length ratio of mutually nearest sentence pairs, which untranslated passages do not
-skew. A merged span's vector is the normalized sum of its sentences' vectors weighted by the
-square root of their lengths, so each sentence is embedded once; on Text+Berg dev this scored as
-well as embedding the joined text of every span (benchmarks/README.md).
+skew, with both lengths padded by 10 characters counted in each side's own units (one Chinese
+character carries about three English ones). A merged span's vector is the normalized sum of its sentences' vectors weighted by the
+square root of their lengths, so each sentence is embedded once; embedding the joined texts of
+the merges the search is unsure of instead scored no better on the six gold sets (benchmarks/README.md).
 
 Given the exact embeddings of joined spans (ExactSpans, from the caller), a skip next to a pair
 then joins it where the joined text matches the other side nearly as well (reattach_skips).
@@ -53,7 +57,7 @@ SKIP = -1  # backpointer for an insertion (0-1) inside a row
 
 @dataclass(frozen=True)
 class AlignParams:
-    # Tuned on the Text+Berg dev set with e5-small (benchmarks/README.md).
+    # Chosen with e5-small leaving each of the six gold sets out (benchmarks/README.md).
     max_merge: int = 8
     skip_cost: float = 0.9
     merge_penalty: float = 0.3
@@ -83,12 +87,6 @@ class AlignParams:
     # the joined embedding a little, so a small loss is allowed (chosen leaving each gold set out,
     # benchmarks/README.md). Needs a span_similarity for align_vectors.
     reattach_margin: float | None = -0.01
-    # Merges at least this likely after the first pass over the band are rescored with their
-    # spans embedded exactly, then the band is decoded again (rescore_uncertain_merges); None:
-    # never. Needs ExactSpans.vectors.
-    exact_min_posterior: float | None = None  # measured, not kept (benchmarks/README.md)
-    split_blocks: bool = False  # measured, not kept (benchmarks/README.md)
-    split_margin: float = 0.3
     # Sentence vectors are taken less their side's mean, shrunk towards 0 as if this many more
     # zero vectors were there (Centering); None: as the encoder gives them.
     center_prior: float | None = 1.0
@@ -123,17 +121,11 @@ def link_types(max_merge: int) -> list[tuple[int, int]]:
     return types
 
 
-SpanEmbedder = Callable[[int, list[tuple[int, int]]], np.ndarray]  # (side, [(start, size)]) -> unit vectors
-
-
 @dataclass(frozen=True)
 class ExactSpans:
     """What the caller, who has the texts and the encoder, can tell about spans."""
     similarity: Callable[[int, int, int, int], float]  # cos of exact embeddings of src[i:i+a], tgt[j:j+b]
     movable: tuple[np.ndarray, np.ndarray]  # per side: units that hold a word, so joining them can show
-    # The exact embeddings of one side's spans (0 source, 1 target; (start, size) each), for
-    # rescore_uncertain_merges; None: merges keep the summed vectors' costs.
-    vectors: SpanEmbedder | None = None
 
 
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
@@ -168,16 +160,9 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     band = Band(n, m, types, costs, lo, hi)
-    span_vectors = None
-    if exact is not None and exact.vectors is not None:
-        span_vectors = exact.vectors if centering is None else centering.wrap(exact.vectors)
-    if span_vectors is not None and params.exact_min_posterior is not None:
-        rescore_uncertain_merges(band, costs, span_vectors, params.posterior_temperature, params.exact_min_posterior)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
     path = band.best_path()
-    if span_vectors is not None and params.split_blocks:
-        path = split_blocks(path, costs, span_vectors, params.split_margin)
     if exact is not None and params.reattach_margin is not None:
         path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
     posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
@@ -188,37 +173,6 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                           src_lengths, tgt_lengths, raw_params, known_log_ratio=costs.log_ratio,
                           src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     return _make_links(costs, path, posteriors)
-
-
-def rescore_uncertain_merges(band: Band, costs: LinkCosts, span_vectors: SpanEmbedder, temperature: float,
-                             min_posterior: float) -> int:
-    """Give every merge (a + b > 2) whose posterior is at least `min_posterior` the cost its
-    spans have embedded exactly, joined texts instead of summed sentence vectors; in place. A
-    sentence that only completes another ("I finished almost right away.") says little on its
-    own, and the sum of the vectors of a Chinese sentence's three English pieces is a blurred
-    copy of what their joined text says: where the summed costs leave the segmentation open,
-    the exact ones decide it. Returns the number of links rescored."""
-    cells: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
-    for t, rows, columns in band.likely_cells(temperature, min_posterior):
-        a, b = band.types[t]
-        if a + b > 2:
-            cells.setdefault((a, b), []).append((rows, columns))
-    if not cells:
-        return 0
-    starts = {ab: (np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts]))
-              for ab, parts in cells.items()}
-    src_spans = sorted({(int(i), a) for (a, _), (rows, _) in starts.items() if a > 1 for i in rows})
-    tgt_spans = sorted({(int(j), b) for (_, b), (_, cols) in starts.items() if b > 1 for j in cols})
-    src_exact = dict(zip(src_spans, span_vectors(0, src_spans), strict=True)) if src_spans else {}
-    tgt_exact = dict(zip(tgt_spans, span_vectors(1, tgt_spans), strict=True)) if tgt_spans else {}
-    rescored = 0
-    for (a, b), (rows, cols) in starts.items():
-        xs = (np.stack([src_exact[(int(i), a)] for i in rows]) if a > 1 else costs.src.sentences[rows])
-        ys = (np.stack([tgt_exact[(int(j), b)] for j in cols]) if b > 1 else costs.tgt.sentences[cols])
-        band.link_costs[band.type_number[(a, b)], rows, cols - band.lo[rows]] = costs.exact_cost(
-            a, b, rows, cols, np.asarray(xs, float), np.asarray(ys, float))
-        rescored += len(rows)
-    return rescored
 
 
 # Centered unrelated sentences are about orthogonal: the distance 1 - x.y a short document's
@@ -254,12 +208,6 @@ class Centering:
     def tgt(self, vectors: np.ndarray) -> np.ndarray:
         return _centered(vectors, self.tgt_mean)
 
-    def wrap(self, span_vectors: SpanEmbedder) -> SpanEmbedder:
-        """`span_vectors` with each side's vectors centered as this side's sentences are."""
-        def centered_spans(side: int, spans: list[tuple[int, int]]) -> np.ndarray:
-            return (self.src, self.tgt)[side](span_vectors(side, spans))
-        return centered_spans
-
 
 def _has_content(vectors: np.ndarray) -> np.ndarray:
     """Rows that are unit vectors, not the zero vectors of units without content."""
@@ -270,42 +218,6 @@ def _centered(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, float)
     out = np.where(_has_content(vectors)[:, None], vectors - mean, 0.0)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
-def split_blocks(path: list[tuple[int, int, int, int]], costs: LinkCosts, span_vectors: SpanEmbedder,
-                 margin: float) -> list[tuple[int, int, int, int]]:
-    """The path with each block (a link of several sentences on both sides) split in two
-    consecutive links where, embedded exactly, the two cost less than the block: the summed
-    vectors of long spans look alike whatever they hold, so the search glues a 1-4 and a 1-2
-    into a 2-6; joined texts do not reward size that way (benchmarks/README.md). Splits are
-    tried again on the parts."""
-    out: list[tuple[int, int, int, int]] = []
-    pending = list(reversed(path))
-    while pending:
-        i, a, j, b = pending.pop()
-        if a < 2 or b < 2:
-            out.append((i, a, j, b))
-            continue
-        splits = [((i, a1, j, b1), (i + a1, a - a1, j + b1, b - b1)) for a1 in range(1, a) for b1 in range(1, b)]
-        links = [(i, a, j, b)] + [part for split in splits for part in split]
-        spans = [sorted({(start, size) for start, size in {(li, la) for li, la, _, _ in links} if size > 1}),
-                 sorted({(start, size) for start, size in {(lj, lb) for _, _, lj, lb in links} if size > 1})]
-        exact = [dict(zip(side_spans, span_vectors(side, side_spans), strict=True)) if side_spans else {}
-                 for side, side_spans in enumerate(spans)]
-
-        def cost(link: tuple[int, int, int, int], exact: list[dict] = exact) -> float:
-            li, la, lj, lb = link
-            x = exact[0][(li, la)] if la > 1 else costs.src.sentences[li]
-            y = exact[1][(lj, lb)] if lb > 1 else costs.tgt.sentences[lj]
-            return float(costs.exact_cost(la, lb, np.array([li]), np.array([lj]), np.asarray(x, float)[None],
-                                          np.asarray(y, float)[None])[0])
-
-        best = min(splits, key=lambda split: cost(split[0]) + cost(split[1]))
-        if cost(best[0]) + cost(best[1]) + margin < cost((i, a, j, b)):
-            pending += [best[1], best[0]]
-        else:
-            out.append((i, a, j, b))
-    return out
 
 
 def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int,
@@ -615,16 +527,6 @@ class Band:
             through = forward[rows, pad:pad + width][None, :, :] + self.link_costs[:, rows] + ahead.transpose(1, 0, 2)
             yield rows, _posterior(through, total, temperature)
 
-    def likely_cells(self, temperature: float, min_posterior: float) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(link type, source starts, target starts) of the links whose posterior is at least
-        `min_posterior`."""
-        forward, backward, total = self.posterior_passes(temperature)
-        for rows, posterior in self._cell_posteriors(forward, backward, total, temperature):
-            t, r, c = np.nonzero(posterior >= min_posterior)
-            for k in np.unique(t):
-                mine = t == k
-                yield int(k), rows[r[mine]], c[mine] + self.lo[rows[r[mine]]]
-
     def costs_to_posterior_gains(self, temperature: float, threshold: float) -> None:
         """Replace every link's cost by `threshold` minus its posterior, so that best_path then
         finds the path whose links' posteriors, less the threshold, sum highest: the alignment
@@ -759,35 +661,6 @@ class LinkCosts:
         half = float(np.exp(self.log_ratio / 2))
         return LENGTH_PADDING / half, LENGTH_PADDING * half
 
-    def exact_cost(self, a: int, b: int, rows: np.ndarray, columns: np.ndarray, xs: np.ndarray,
-                   ys: np.ndarray) -> np.ndarray:
-        """The link cost of the module docstring for links (a, b) at (rows[k], columns[k]), given
-        the vectors of their spans (xs[k], ys[k]) instead of the summed ones."""
-        p = self.params
-        n, m = len(self.src_len), len(self.tgt_len)
-        expected_x = self.expected_distance(1.0 - xs @ self.mu_tgt, m)
-        expected_y = self.expected_distance(1.0 - ys @ self.mu_src, n)
-        sim = np.einsum("nd,nd->n", xs, ys)
-        distance = 2.0 * (1.0 - sim) / np.maximum(expected_x + expected_y, 1e-6)
-        cost = ((a + b) / 2.0 * (distance + p.length_weight * self.length_misfit(a, b, rows, columns[:, None])[:, 0])
-                + p.merge_penalty * (a + b - 2))
-        if p.number_weight and self.src_numbers is not None and self.tgt_numbers is not None:
-            cost += p.number_weight * numbers_not_shared(self.src_numbers, self.tgt_numbers, a, b, rows,
-                                                         columns[:, None])[:, 0]
-        if p.component_weight and a + b > 2:
-            parts = []
-            if a > 1:
-                parts += [(self.src.sentences[rows + q], ys, 1.0 - self.src.sentences[rows + q] @ self.mu_tgt, m,
-                           expected_y) for q in range(a)]
-            if b > 1:
-                parts += [(self.tgt.sentences[columns + q], xs, 1.0 - self.tgt.sentences[columns + q] @ self.mu_src, n,
-                           expected_x) for q in range(b)]
-            for sentences, span, to_mean, others, span_expected in parts:
-                norm = self.expected_distance(to_mean, others) + span_expected
-                part = 2.0 * (1.0 - np.einsum("nd,nd->n", sentences, span)) / np.maximum(norm, 1e-6)
-                cost += p.component_weight * np.maximum(0.0, part - p.component_threshold)
-        return cost
-
     def distances(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Similarity and distance d of every source vector to every target vector."""
         sim = xs @ ys.T
@@ -908,7 +781,7 @@ class _BandCosts:
             + p.merge_penalty * (a + b - 2)
         src_numbers, tgt_numbers = self.costs.src_numbers, self.costs.tgt_numbers
         if p.number_weight and src_numbers is not None and tgt_numbers is not None:
-            cost += p.number_weight * numbers_not_shared(src_numbers, tgt_numbers, a, b, rows, k)
+            cost += p.number_weight * self.numbers_not_shared(src_numbers, tgt_numbers, a, b, rows, k)
         if p.component_weight and a + b > 2:
             for part in self.component_costs(a, b, rows, k, source_parts):
                 cost += p.component_weight * part
@@ -928,6 +801,17 @@ class _BandCosts:
         norm = self.expected_src(a, rows)[:, None] + self.expected_tgt(b, k)
         return 2.0 * (1.0 - sim) / np.maximum(norm, 1e-6), source_parts
 
+    @staticmethod
+    def numbers_not_shared(src_numbers: np.ndarray, tgt_numbers: np.ndarray, a: int, b: int, rows: np.ndarray,
+                           k: np.ndarray) -> np.ndarray:
+        """The share of the spans' numbers (masks per sentence) not on both sides; 0 where a side has none."""
+        src_mask = np.bitwise_or.reduce([src_numbers[rows + q] for q in range(a)], axis=0)
+        tgt_mask = np.bitwise_or.reduce([tgt_numbers[k + q] for q in range(b)], axis=0)
+        union = np.bitwise_count(src_mask[:, None] | tgt_mask)
+        shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
+        both = (src_mask[:, None] != 0) & (tgt_mask != 0)
+        return np.where(both, 1.0 - shared / np.maximum(union, 1), 0.0)
+
     def component_costs(self, a: int, b: int, rows: np.ndarray, k: np.ndarray,
                         source_parts: list[np.ndarray]) -> Iterator[np.ndarray]:
         """max(0, d(sentence, other span) - θ) for each merged sentence: the source sentences
@@ -944,17 +828,6 @@ class _BandCosts:
                     column_sum += self.costs.src.weights[rows + r, None] * self._pair_similarity(rows, r, k, q, b)
                 part_norm = self.expected_src(a, rows)[:, None] + self.tgt_sentence_expected[k + q]
                 yield np.maximum(0.0, 2.0 * (1.0 - column_sum / src_norm) / np.maximum(part_norm, 1e-6) - threshold)
-
-
-def numbers_not_shared(src_numbers: np.ndarray, tgt_numbers: np.ndarray, a: int, b: int, rows: np.ndarray,
-                       k: np.ndarray) -> np.ndarray:
-    """The share of the spans' numbers (masks per sentence) not on both sides; 0 where a side has none."""
-    src_mask = np.bitwise_or.reduce([src_numbers[rows + q] for q in range(a)], axis=0)
-    tgt_mask = np.bitwise_or.reduce([tgt_numbers[k + q] for q in range(b)], axis=0)
-    union = np.bitwise_count(src_mask[:, None] | tgt_mask)
-    shared = np.bitwise_count(src_mask[:, None] & tgt_mask)
-    both = (src_mask[:, None] != 0) & (tgt_mask != 0)
-    return np.where(both, 1.0 - shared / np.maximum(union, 1), 0.0)
 
 
 def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

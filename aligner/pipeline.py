@@ -194,11 +194,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         joined = store.embed([" ".join(src.texts[i:i + a]), " ".join(tgt.texts[j:j + b])])
         return float(joined[0] @ joined[1])
 
-    def span_vectors(side: int, spans: list[tuple[int, int]]) -> np.ndarray:
-        texts = (src, tgt)[side].texts
-        return store.embed([" ".join(texts[i:i + size]) for i, size in spans])
-
-    exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)), span_vectors)
+    exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)))
     found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
                           params, number_masks(src.texts), number_masks(tgt.texts), exact)
 
