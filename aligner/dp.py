@@ -24,9 +24,10 @@ Skipping a unit shorter than `short_unit` characters costs less, a unit given a 
 pipeline does so for units without a letter or digit) nothing, and the length misfit is taken
 against the length ratio of mutually nearest sentence pairs, which untranslated passages do not
 skew, with both lengths padded by 10 characters counted in each side's own units (one Chinese
-character carries about three English ones). A merged span's vector is the normalized sum of its sentences' vectors weighted by the
-square root of their lengths, so each sentence is embedded once; embedding the joined texts of
-the merges the search is unsure of instead scored no better on the six gold sets (benchmarks/README.md).
+character carries about three English ones). A merged span's vector is the normalized sum of
+its sentences' vectors weighted by the square root of their lengths, so each sentence is embedded
+once; embedding the joined texts of the merges the search is unsure of instead scored no better
+on the six gold sets (benchmarks/README.md).
 
 Given the exact embeddings of joined spans (ExactSpans, from the caller), a skip next to a pair
 then joins it where the joined text matches the other side nearly as well (reattach_skips).
