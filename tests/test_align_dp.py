@@ -365,7 +365,7 @@ def test_a_negative_margin_lets_a_sentence_join_that_dilutes_the_match_a_little(
     path = [(0, 1, 0, 1), (1, 1, 1, 0), (2, 1, 1, 1)]
     assert reattach_skips(path, exact, 8, 0.0) == path
     assert reattach_skips(path, exact, 8, -0.01) == [(0, 2, 0, 1), (2, 1, 1, 1)]
-    assert AlignParams().reattach_margin == -0.01
+    assert AlignParams().reattach_margin == -0.02
 
 
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():

@@ -294,14 +294,14 @@ def test_review_by_keyboard_alone_then_reload_keeps_the_work(tmp_path):
         assert not page.locator("#keys-help").is_visible()
         page.keyboard.press("?")
         assert page.locator("#keys-help").is_visible() and page.locator("#help").is_visible()
-        page.keyboard.press("n")  # the lowest score: [1,2]:[1], 0.8655
-        assert page.locator(".link.selected .ids").inner_text() == "[1,2]:[1]"
+        page.keyboard.press("n")  # the lowest score: []:[23], 0.8825
+        assert page.locator(".link.selected .ids").inner_text() == "[]:[23]"
         page.keyboard.press("c")
         page.focus("#queue")
-        page.keyboard.press("ArrowDown")  # flagged first: the merged link is reviewed, [28]:[28] is boilerplate
-        assert page.locator(".link.selected .ids").inner_text() == "[28]:[28]"
+        page.keyboard.press("ArrowDown")  # flagged first: the merged link, then [28]:[28], boilerplate
+        assert page.locator(".link.selected .ids").inner_text() == "[1,2]:[1]"
         page.keyboard.press("r")  # back on the links, not in the list
-        assert page.locator(".link.st-rejected .ids").all_inner_texts() == ["[28]:[28]"]
+        assert page.locator(".link.st-rejected .ids").all_inner_texts() == ["[1,2]:[1]"]
         browser.close()
     assert errors == []
     statuses, corrections = saved_corrections(tmp_path / "downloaded.json")
