@@ -207,8 +207,8 @@ class Centering:
     from 0.846 (3 sentences) to 0.880 (6) and ranked the gold merges below the rest (AUROC
     0.36 at 5 sentences), where their exact embeddings stay at 0.83. Less that shared part, a
     span's vector is what its sentences say. The mean is shrunk towards 0 as if `prior` more
-    zero vectors were there, so that a document of one or two sentences keeps most of its
-    vectors (benchmarks/README.md)."""
+    zero vectors were there; align_vectors centers no side of fewer than
+    AlignParams.center_min_sentences sentences (benchmarks/README.md)."""
     src_mean: np.ndarray
     tgt_mean: np.ndarray
 
