@@ -153,14 +153,16 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                 + [Link((), (j,), 0.0, 2.0) for j in range(m)])
     src_lengths = np.asarray(src_lengths, dtype=float)
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
-    src_vectors = np.asarray(src_vectors, float)
-    tgt_vectors = np.asarray(tgt_vectors, float)
-    raw_vectors, raw_params, centering = (src_vectors, tgt_vectors), params, None
-    if params.center_prior is not None and min(_has_content(src_vectors).sum(),
-                                               _has_content(tgt_vectors).sum()) >= params.center_min_sentences:
-        centering = Centering.of(src_vectors, tgt_vectors, params.center_prior)
-        src_vectors, tgt_vectors = centering.src(src_vectors), centering.tgt(tgt_vectors)
+    # the encoder's vectors as given (float32 from the pipeline), kept for the links' measures
+    # without a float64 copy of their own: at 100,000 sentences a side such copies cost 600 MiB
+    raw_vectors, raw_params, centering = (np.asarray(src_vectors), np.asarray(tgt_vectors)), params, None
+    if params.center_prior is not None and min(_has_content(raw_vectors[0]).sum(),
+                                               _has_content(raw_vectors[1]).sum()) >= params.center_min_sentences:
+        centering = Centering.of(*raw_vectors, params.center_prior)
+        src_vectors, tgt_vectors = centering.src(raw_vectors[0]), centering.tgt(raw_vectors[1])
         params = replace(params, random_distance=CENTERED_RANDOM_DISTANCE)
+    else:
+        src_vectors, tgt_vectors = np.asarray(src_vectors, float), np.asarray(tgt_vectors, float)
     types = link_types(params.max_merge)
     power = params.span_weight_power
     if n * m <= params.max_exact_cells:
@@ -185,9 +187,11 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
     if centering is not None:  # links are reported with the cosines of the encoder's own vectors
+        log_ratio = costs.log_ratio
+        del costs, src_vectors, tgt_vectors  # the centered side, before the measures take its room
         costs = LinkCosts(SpanVectors(raw_vectors[0], src_lengths, power),
                           SpanVectors(raw_vectors[1], tgt_lengths, power),
-                          src_lengths, tgt_lengths, raw_params, known_log_ratio=costs.log_ratio,
+                          src_lengths, tgt_lengths, raw_params, known_log_ratio=log_ratio,
                           src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     return _make_links(costs, path, posteriors)
 
@@ -532,20 +536,6 @@ class Band:
             posteriors[index] = np.exp(-(through - total) / temperature)
         return np.clip(posteriors, 0.0, 1.0)
 
-    def _cell_posteriors(self, forward: np.ndarray, backward: np.ndarray, total: float,
-                         temperature: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Blocks of rows and the posteriors of every link type starting at their cells
-        (type, row, column; 0 where no link fits), as _outgoing does row by row."""
-        n, pad, width = self.n, self.pad, self.width
-        block = max(1, 2**20 // (len(self.types) * width))  # rows at once: temporaries of about 8 MB
-        for start in range(0, n + 1, block):
-            rows = np.arange(start, min(n + 1, start + block))
-            gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
-            ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
-            ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf
-            through = forward[rows, pad:pad + width][None, :, :] + self.link_costs[:, rows] + ahead.transpose(1, 0, 2)
-            yield rows, _posterior(through, total, temperature)
-
     def costs_to_posterior_gains(self, temperature: float, threshold: float) -> None:
         """Replace every link's cost by `threshold` minus its posterior, so that best_path then
         finds the path whose links' posteriors, less the threshold, sum highest: the alignment
@@ -555,9 +545,16 @@ class Band:
         costs are the largest array."""
         forward, backward, total = self.posterior_passes(temperature)
         n, lo, hi, pad, width = self.n, self.lo, self.hi, self.pad, self.width
-        for rows, posterior in self._cell_posteriors(forward, backward, total, temperature):
+        block = max(1, 2**20 // (len(self.types) * width))  # rows at once: temporaries of about 8 MB
+        for start in range(0, n + 1, block):  # every link type at once, as _outgoing does row by row
+            rows = np.arange(start, min(n + 1, start + block))
+            gather = self.columns[None, :, :] + self.shift_after[rows][:, :, None]  # row, type, column
+            ahead = backward[self.after[rows][:, :, None], np.minimum(gather + pad, self.padded_width - 1)]
+            ahead[rows[:, None] + self.a_of[None, :] > n] = np.inf
             costs = self.link_costs[:, rows]
-            self.link_costs[:, rows] = np.where(np.isfinite(costs), threshold - posterior, np.inf)
+            through = forward[rows, pad:pad + width][None, :, :] + costs + ahead.transpose(1, 0, 2)
+            self.link_costs[:, rows] = np.where(np.isfinite(costs), threshold - _posterior(through, total, temperature),
+                                                np.inf)
         columns = lo[:, None] + np.arange(width)[None, :]
         inside = columns < hi[:, None]  # an insertion from each cell but the row's last
         through = (forward[:, pad:pad + width] + self.skip_tgt[np.minimum(columns, self.m - 1)]
