@@ -51,3 +51,22 @@ def test_line_breaks_are_hard_boundaries():
     assert texts("Первая строка без точки\nВторая строка", "ru") == ["Первая строка без точки", "Вторая строка"]
     assert texts("Linje én\r\n\r\nLinje to", "nb") == ["Linje én", "Linje to"]
     assert texts("", "ru") == [] and texts(" \n\n ", "nb") == []
+
+
+@pytest.mark.parametrize("name", ["izvestia.nb.txt", "ria.nb.txt"])
+def test_a_long_line_splits_as_pysbd_splits_it_whole(name):
+    """A line past LONG_LINE goes through pysbd in windows; the sentences are the same."""
+    from aligner.segment import LONG_LINE, _pysbd_segmenter
+
+    line = " ".join((FIXTURES / name).read_text(encoding="utf-8").split())
+    line = " ".join([line] * (3 * LONG_LINE // len(line) + 2))
+    assert len(line) > 3 * LONG_LINE
+    whole = [s.strip() for s in _pysbd_segmenter("da").segment(line)]
+    assert texts(line, "nb") == whole
+    assert len(whole) > 30
+
+
+def test_a_line_of_clauses_without_a_sentence_end_is_one_unit():
+    clauses = "; ".join(f"ledd nummer {i}, med komma og et ord som f.eks eller nr {i}" for i in range(3000))
+    assert len(clauses) > 100_000  # pysbd alone takes minutes over this (its cost grows as the square)
+    assert texts(clauses + "\nNeste linje.", "nb") == [clauses, "Neste linje."]
