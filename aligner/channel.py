@@ -24,7 +24,7 @@ from .files import atomic_directory, atomic_output
 from .ingest import Post
 from .language import PostLanguage, classify_posts
 from .pair import PairParams, pair_posts, score_bilingual
-from .pipeline import ChannelLink, Signature, align_units, carries_content, signature, split_units
+from .pipeline import ChannelLink, Signature, Stage, align_units, carries_content, signature, split_units
 from .report import build_report, channel_facts
 
 FORMATS = ("tsv", "tmx", "moses")  # besides corpus.jsonl, always written
@@ -32,8 +32,6 @@ FORMATS = ("tsv", "tmx", "moses")  # besides corpus.jsonl, always written
 # and first paragraphs are translated most closely), so each sentence is embedded once, for pairing
 # and alignment alike.
 POST_OPENING_CHARS = 1000
-# stage(name, total) announces a stage of the work and returns its advance(n); total None when unknown.
-Stage = Callable[[str, int | None], Callable[[int], None]]
 _LANGUAGE_REASONS = {"en": "English: not part of the corpus", "und": "too little text to tell its language"}
 
 

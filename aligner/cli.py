@@ -10,14 +10,11 @@ import signal
 import sys
 import threading
 from collections import Counter
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from .batch import FORMATS as BATCH_FORMATS
 from .batch import Settings as BatchSettings
@@ -50,6 +47,7 @@ from .pipeline import (
     split_units,
     texts_to_embed,
 )
+from .progress import StageProgress
 from .report import write_report
 from .score import RECOMMENDED_MIN_SCORE, fit_calibration, leave_one_out, read_calibration
 from .version import __version__
@@ -173,17 +171,6 @@ def write_output(records, output, fmt, options: ExportOptions, force: bool):
     return stats
 
 
-@contextmanager
-def embedding_progress(quiet: bool, total: int):
-    """A progress bar on stderr, shown only on a terminal and without --quiet."""
-    console = Console(stderr=True)
-    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True,
-                  disable=quiet or not console.is_terminal) as progress:
-        task = progress.add_task("embed", total=total)
-        yield lambda done: progress.advance(task, done)
-
-
 class Interrupted(click.ClickException):
     """Ctrl-C: one line and status 130 (128 + SIGINT; __main__ then ends the process by SIGINT)."""
 
@@ -253,24 +240,25 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model,
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     if min_score and fmt == "vecalign":
         raise click.UsageError("-f vecalign lists every sentence once; it cannot leave links out (--min-score)")
-    with user_errors():
+    with user_errors(), StageProgress(quiet, "reading") as progress:
         check_outputs(output_paths(output, fmt, options), force)
         notes: list[str] = []
         src_text, tgt_text = read_text(src, encoding, notes), read_text(tgt, encoding, notes)
         if not force_lang:
             check_languages(src, src_text, src_lang, tgt, tgt_text, tgt_lang)
+        progress.stage("splitting sentences")
         src_units = split_units(src_text, src_lang, presplit, keep_empty)
         tgt_units = split_units(tgt_text, tgt_lang, presplit, keep_empty)
         check_size(src_units, tgt_units)
         distinct = texts_to_embed(src_units, tgt_units)
+        progress.stage("loading the encoder")
         encoder = load_encoder(model, sum(map(len, distinct)))
         params = AlignParams(max_merge=max_merge)
-        total = len(distinct)
-        with embedding_progress(quiet, total) as advance:
-            result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
-                                 embedding_store(encoder, cache_dir, no_cache, advance), calibration)
+        result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
+                             embedding_store(encoder, cache_dir, no_cache, None), calibration, stage=progress.stage)
         options.signature = str(result.signature)
         kept = [link for link in result.links if link["score"] >= min_score]
+        progress.stage("writing", None)
         written = write_output(kept, output, fmt, options, force)
     if not quiet:
         for note in notes:
@@ -332,15 +320,14 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
     INPUT is a Telegram Desktop JSON export (result.json or its folder), a Telegram Desktop HTML
     export folder, or a text dump of the channel's web view."""
     options = ExportOptions("ru", "nb", src_locale, tgt_locale, keep_duplicates=keep_duplicates)
-    with user_errors():
+    with user_errors(), StageProgress(quiet, "reading") as progress:
         check_directory(outdir, force)
         notes: list[str] = []
         posts = read_channel(source, encoding, notes)
+        progress.stage("loading the encoder")
         encoder = load_encoder(model, sum(len(post.text) for post in posts))
-        with channel_progress(quiet) as stage:
-            result = align_channel(posts, encoder, AlignParams(max_merge=max_merge),
-                                   PairParams(threshold=pair_threshold),
-                                   embedding_store(encoder, cache_dir, no_cache, None), stage, calibration)
+        result = align_channel(posts, encoder, AlignParams(max_merge=max_merge), PairParams(threshold=pair_threshold),
+                               embedding_store(encoder, cache_dir, no_cache, None), progress.stage, calibration)
         if not result.pairs:
             counts = ", ".join(f"{lang} {n}" for lang, n in sorted(result.stats["languages"].items()))
             raise NothingToAlignError(f"{source}: no Russian–Norwegian post pair found among "
@@ -351,6 +338,7 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
                                 links=len(kept))
             result.links = kept
         options.signature = str(result.signature)
+        progress.stage("writing", None)
         names, written = write_channel(result, outdir, formats, options, force, with_report)
     for fmt, stats in written.items():
         for warning in stats.warnings(fmt):
@@ -360,29 +348,6 @@ def channel(source, outdir, formats, model, max_merge, pair_threshold, min_score
             click.echo(note, err=True)
         click.echo(channel_summary(result, outdir, names, [n for fmt, st in written.items() for n in st.notes(fmt)]),
                    err=True)
-
-
-class _CountColumn(MofNCompleteColumn):
-    """done/total, or nothing while the total is unknown."""
-
-    def render(self, task):
-        return super().render(task) if task.total is not None else Text("")
-
-
-@contextmanager
-def channel_progress(quiet: bool):
-    """One line on stderr naming the stage under way (channel.Stage), with its progress; only on a
-    terminal and without --quiet."""
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description:22}"), BarColumn(), _CountColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=quiet or not console.is_terminal) as progress:
-        task = progress.add_task("reading", total=None)
-
-        def stage(name: str, total: int | None):
-            progress.reset(task, description=name, total=total)
-            return lambda done: progress.advance(task, done)
-
-        yield stage
 
 
 def channel_summary(result, outdir, names, export_notes=()) -> str:
@@ -474,19 +439,17 @@ def batch(ctx, manifest, outdir, formats, src_lang, tgt_lang, pair_by_stem, forc
 
 @contextmanager
 def batch_progress(quiet: bool, manifest, pair_by_stem: bool):
-    """A bar over the jobs with a count of sentences, on a terminal and without --quiet."""
-    console = Console(stderr=True)
-    with Progress(TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[sentences]:,} "
-                  "sentences, {task.fields[failed]} failed"), TimeElapsedColumn(), console=console, transient=True,
-                  disable=quiet or not console.is_terminal) as progress:
-        total = None if progress.disable else count_rows(manifest, pair_by_stem)  # a pass over MANIFEST
-        task = progress.add_task("jobs", total=total, sentences=0, failed=0)
+    """Progress over the jobs (StageProgress), with a count of sentences and failures."""
+    with StageProgress(quiet, "jobs") as progress:
+        total = None if quiet else count_rows(manifest, pair_by_stem)  # a pass over MANIFEST
+        progress.stage("jobs", total)
         counts: Counter[str] = Counter()
 
         def advance(outcome) -> None:
             counts["sentences"] += outcome.sentences
             counts["failed"] += bool(outcome.error)
-            progress.update(task, advance=1, sentences=counts["sentences"], failed=counts["failed"])
+            progress.detail(f"{counts['sentences']:,} sentences, {counts['failed']} failed")
+            progress.advance(1)
 
         yield advance
 
@@ -662,8 +625,8 @@ def calibrate(files, output, src_lang, tgt_lang, presplit, model, max_merge, noi
             documents.append((src_units, tgt_units, read_alignment(gold)))
         distinct = texts_to_embed(*(units for document in documents for units in document[:2]))
         encoder = load_encoder(model, sum(map(len, distinct)))
-        with embedding_progress(quiet, len(distinct)) as advance:
-            store = embedding_store(encoder, cache_dir, no_cache, advance)
+        with StageProgress(quiet, "embedding sentences") as progress:
+            store = embedding_store(encoder, cache_dir, no_cache, progress.stage("embedding sentences", len(distinct)))
             examples = [calibration_examples(src_units, tgt_units, gold, encoder, src_lang, tgt_lang, store,
                                              AlignParams(max_merge=max_merge), noise, seed)
                         for seed, (src_units, tgt_units, gold) in enumerate(documents)]
@@ -747,9 +710,7 @@ def build_model(name, force, quiet):
         if name not in known or "torch" not in known[name]["backends"]:
             buildable = ", ".join(n for n, d in sorted(known.items()) if "torch" in d["backends"])
             raise UsageError(f"no bundled model {name!r} to build; buildable: {buildable}")
-        console = Console(stderr=True)
-        status = console.status(f"building {name}") if console.is_terminal and not quiet else nullcontext()
-        with status:
+        with StageProgress(quiet, f"building {name}"):
             folder, built = build_bundled(known[name], built_model_dir(name), force=force)
     if not quiet:
         click.echo(f"{'built' if built else 'already built'}: {folder}", err=True)

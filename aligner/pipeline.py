@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NotRequired, TypedDict
 
@@ -31,6 +31,8 @@ DEFAULT_MAX_MERGE = AlignParams().max_merge
 # One document of more units than this on a side is refused before anything is embedded: the
 # search would take many minutes and the embedding hours on a laptop. Split such a text.
 MAX_UNITS_PER_SIDE = 50_000
+# stage(name, total) announces a stage of the work and returns its advance(n); total None when unknown.
+Stage = Callable[[str, int | None], Callable[[int], None]]
 
 
 @dataclass
@@ -173,8 +175,9 @@ def signature(encoder: Encoder, params: AlignParams, src_lang: str, tgt_lang: st
 def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
                 tgt_lang: str = "nb", params: AlignParams = AlignParams(),
                 store: EmbeddingStore | None = None, calibration: dict | None = None,
-                vectors: Mapping[str, np.ndarray] | None = None) -> AlignmentResult:
-    """Align two sides' units; `calibration` (default: the encoder's, from models/) scores the links.
+                vectors: Mapping[str, np.ndarray] | None = None, stage: Stage | None = None) -> AlignmentResult:
+    """Align two sides' units; `calibration` (default: the encoder's, from models/) scores the links;
+    `stage` is told of the embedding and the alignment as each starts.
 
     `vectors`: unit texts' vectors computed elsewhere (another process or machine, by the same
     encoder); only what they lack is embedded here: the few joined spans the search checks
@@ -187,8 +190,16 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
         params = replace(params, random_distance=encoder.random_distance)
     started = time.perf_counter()
     embedded_before, hits_before = store.strings_embedded, store.cache_hits
-    src_vectors, tgt_vectors = _unit_vectors(src.texts, store), _unit_vectors(tgt.texts, store)
+    previous = store.progress
+    if stage:
+        store.progress = stage("embedding sentences", len(texts_to_embed(src, tgt).difference(store.vectors)))
+    try:
+        src_vectors, tgt_vectors = _unit_vectors(src.texts, store), _unit_vectors(tgt.texts, store)
+    finally:
+        store.progress = previous
     embed_seconds = time.perf_counter() - started
+    if stage:
+        stage("aligning", None)
 
     def span_similarity(i: int, a: int, j: int, b: int) -> float:
         joined = store.embed([" ".join(src.texts[i:i + a]), " ".join(tgt.texts[j:j + b])])
