@@ -15,12 +15,15 @@ links are the same."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -36,7 +39,7 @@ from .dp import AlignParams
 from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import INTERRUPTED, AlignerError, InputError, OutputError, UsageError
 from .export import ExportOptions, ExportStats, check_parquet, export_links, write_jsonl
-from .files import atomic_output
+from .files import LOCK_NAME, atomic_output, hold_folder
 from .ingest import check_text_file, parse_json, read_channel, read_link_records, read_text
 from .language import normalize_lang
 from .pair import PairParams
@@ -44,11 +47,12 @@ from .pipeline import Units, align_units, check_languages, check_size, split_uni
 from .version import __version__
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 MANIFEST_COLUMNS = ("id", "src", "tgt", "src_lang", "tgt_lang", "presplit", "channel")
 FORMATS = ("tsv", "tmx", "moses", "parquet")  # besides the merged JSONL, always written
 IN_FLIGHT_PER_WORKER = 2  # jobs handed to a worker ahead: the pool never holds the whole manifest
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 RAY_CPUS = 0.5  # per embedding actor and per read or align task: they share the workers' CPUs
 _SAFE_NAME = re.compile(r"[^\w.-]+")
 
@@ -331,19 +335,21 @@ def run_job(job: Job, key: str, encoder: Encoder, settings: Settings, outdir: Pa
             outcome.sentences = len(prepared.src.texts) + len(prepared.tgt.texts)
         kept = [{**link, "job": job.id, "id": f"{job.id}:{number}"}
                 for number, link in enumerate(links) if link["score"] >= settings.min_score]
-        outcome.links = len(kept)
-        outcome.seconds = round(time.perf_counter() - started, 3)
-        jobs = outdir / "jobs"
-        write_jsonl(kept, jobs / f"{outcome.name}.jsonl")
-        meta = {"job": job.id, "key": key, "signature": str(signature), "pair": job.pair, "links": outcome.links,
-                "links_below_min_score": len(links) - len(kept), "sentences": outcome.sentences,
-                "inputs": job.inputs}
-        with atomic_output(jobs / f"{outcome.name}.json", force=True) as stream:  # last: marks the job done
-            stream.write(json.dumps(meta, ensure_ascii=False) + "\n")
     except AlignerError as exc:
         outcome.error = str(exc)
+        return outcome
     except Exception as exc:  # a bug or an odd input must not stop the other jobs
         outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+        return outcome
+    # OUTDIR that cannot be written (read-only, full) fails every job alike: an OutputError here stops the run.
+    outcome.links = len(kept)
+    outcome.seconds = round(time.perf_counter() - started, 3)
+    jobs = outdir / "jobs"
+    write_jsonl(kept, jobs / f"{outcome.name}.jsonl")
+    meta = {"job": job.id, "key": key, "signature": str(signature), "pair": job.pair, "links": outcome.links,
+            "links_below_min_score": len(links) - len(kept), "sentences": outcome.sentences, "inputs": job.inputs}
+    with atomic_output(jobs / f"{outcome.name}.json", force=True) as stream:  # last: marks the job done
+        stream.write(json.dumps(meta, ensure_ascii=False) + "\n")
     return outcome
 
 
@@ -355,11 +361,43 @@ def worker_encoder(model: str) -> Encoder:
     return load_encoder(model)
 
 
-def _worker_start(threads: int) -> None:
+def _worker_start(threads: int, parent: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before the encoder's engine starts its threads
     # Ctrl-C reaches the whole process group: the main process reports it; a worker just ends (a
     # job it was writing leaves a temp file, which the next run clears).
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(INTERRUPTED))
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the batch process ends, even by `kill -9`, which gives it no chance
+    to end its workers: on Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); elsewhere, and
+    as a second guard, a thread checks every second that the parent is still there."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(INTERRUPTED)
+
+    if os.getppid() != parent:  # it ended before the guard was set
+        os._exit(INTERRUPTED)
+    threading.Thread(target=watch, name="aligner-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now (SIGTERM), not after the jobs they are running."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
 
 
 def _run_in_worker(job: Job, key: str, settings: Settings, outdir: str) -> Outcome:
@@ -379,7 +417,8 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                               initargs=(threads,))
+                               initargs=(threads, os.getpid()))
+    finished = False
     try:
         pending: set[Future] = set()
         queue = iter(jobs)
@@ -389,6 +428,7 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
                 if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                     break
             if not pending:
+                finished = True
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -397,7 +437,9 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
                 except BrokenProcessPool:
                     raise AlignerError("a worker process died (out of memory?); the jobs done are kept: "
                                        "rerun to go on, with fewer --workers") from None
-    finally:  # stopped early (Ctrl-C, an error): jobs not started are dropped, running ones end
+    finally:  # stopped early (a signal, an error): jobs not started are dropped, running ones end now
+        if not finished:
+            _stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -534,7 +576,7 @@ def check_outdir(outdir: Path) -> None:
     """OUTDIR is new, empty, or an earlier batch's (it has jobs/): never another folder."""
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a folder")
-    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "jobs").is_dir():
+    if outdir.is_dir() and any(p.name != LOCK_NAME for p in outdir.iterdir()) and not (outdir / "jobs").is_dir():
         raise OutputError(f"{outdir}: a folder that holds other files; give a new or empty one, or an earlier "
                           "batch's OUTDIR to resume it")
     if not outdir.parent.is_dir():
@@ -554,60 +596,65 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
         check_parquet()  # now, not after the last job
     if engine == "ray":
         check_ray()
-    (outdir / "jobs").mkdir(parents=True, exist_ok=True)
-    for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
-        temp.unlink(missing_ok=True)
-    encoder = worker_encoder(settings.model)
-    signature = settings.signature(encoder.signature, getattr(encoder, "calibration", None))
-    summary = BatchSummary(engine, workers, signature)
-    finished: dict[str, Outcome] = {}  # by id, in manifest order: what the merged corpus holds
-    failures: list[dict] = []
+    try:
+        outdir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot write here: {exc.strerror or exc}") from None
+    with hold_folder(outdir, "aligner batch"):
+        (outdir / "jobs").mkdir(exist_ok=True)
+        for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
+            temp.unlink(missing_ok=True)
+        encoder = worker_encoder(settings.model)
+        signature = settings.signature(encoder.signature, getattr(encoder, "calibration", None))
+        summary = BatchSummary(engine, workers, signature)
+        finished: dict[str, Outcome] = {}  # by id, in manifest order: what the merged corpus holds
+        failures: list[dict] = []
 
-    def note(outcome: Outcome) -> None:
-        if outcome.error:
-            summary.failed += 1
-            failures.append({"job": outcome.id, "error": outcome.error})
+        def note(outcome: Outcome) -> None:
+            if outcome.error:
+                summary.failed += 1
+                failures.append({"job": outcome.id, "error": outcome.error})
+            else:
+                summary.done += not outcome.skipped
+                summary.skipped += outcome.skipped
+                summary.links += outcome.links
+                summary.sentences += 0 if outcome.skipped else outcome.sentences
+            finished[outcome.id] = outcome
+            if on_outcome:
+                on_outcome(outcome)
+
+        def pending() -> Iterator[tuple[Job, str]]:
+            for job in jobs:
+                summary.jobs += 1
+                if isinstance(job, BadRow):
+                    note(Outcome(job.id, "", error=job.reason))
+                    continue
+                try:
+                    key = job_key(job, signature)
+                except AlignerError as exc:
+                    note(Outcome(job.id, job.pair, job_name(job.id), error=str(exc)))
+                    continue
+                meta = None if force else done_before(outdir, job, key)
+                if meta:
+                    note(Outcome(job.id, job.pair, job_name(job.id), links=meta["links"], sentences=meta["sentences"],
+                                 skipped=True))
+                    continue
+                finished[job.id] = Outcome(job.id, job.pair, job_name(job.id))  # its place in manifest order
+                yield job, key
+
+        if engine == "ray":
+            outcomes = run_ray(pending(), settings, outdir, workers, ray_address, gpus_per_worker)
         else:
-            summary.done += not outcome.skipped
-            summary.skipped += outcome.skipped
-            summary.links += outcome.links
-            summary.sentences += 0 if outcome.skipped else outcome.sentences
-        finished[outcome.id] = outcome
-        if on_outcome:
-            on_outcome(outcome)
-
-    def pending() -> Iterator[tuple[Job, str]]:
-        for job in jobs:
-            summary.jobs += 1
-            if isinstance(job, BadRow):
-                note(Outcome(job.id, "", error=job.reason))
-                continue
-            try:
-                key = job_key(job, signature)
-            except AlignerError as exc:
-                note(Outcome(job.id, job.pair, job_name(job.id), error=str(exc)))
-                continue
-            meta = None if force else done_before(outdir, job, key)
-            if meta:
-                note(Outcome(job.id, job.pair, job_name(job.id), links=meta["links"], sentences=meta["sentences"],
-                             skipped=True))
-                continue
-            finished[job.id] = Outcome(job.id, job.pair, job_name(job.id))  # its place in manifest order
-            yield job, key
-
-    if engine == "ray":
-        outcomes = run_ray(pending(), settings, outdir, workers, ray_address, gpus_per_worker)
-    else:
-        outcomes = run_local(pending(), settings, outdir, workers)
-    started = time.perf_counter()
-    for outcome in outcomes:
-        note(outcome)
-    summary.seconds = round(time.perf_counter() - started, 3)
-    write_jsonl(failures, outdir / "failed.jsonl")
-    summary.exported = merge_outputs(outdir, [o for o in finished.values() if not o.error], formats, export_options)
-    with atomic_output(outdir / "summary.json", force=True) as stream:
-        stream.write(json.dumps(asdict(summary), ensure_ascii=False, indent=2) + "\n")
-    return summary
+            outcomes = run_local(pending(), settings, outdir, workers)
+        started = time.perf_counter()
+        for outcome in outcomes:
+            note(outcome)
+        summary.seconds = round(time.perf_counter() - started, 3)
+        write_jsonl(failures, outdir / "failed.jsonl")
+        summary.exported = merge_outputs(outdir, [o for o in finished.values() if not o.error], formats, export_options)
+        with atomic_output(outdir / "summary.json", force=True) as stream:
+            stream.write(json.dumps(asdict(summary), ensure_ascii=False, indent=2) + "\n")
+        return summary
 
 
 def merge_outputs(outdir: Path, outcomes: list[Outcome], formats: Iterable[str],

@@ -5,8 +5,10 @@ folder beside the target, renamed into place when the work is done; an existing 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -121,3 +123,32 @@ def atomic_directory(path: str | Path, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def hold_folder(folder: Path, command: str) -> Iterator[None]:
+    """Hold FOLDER for one run: an exclusive lock (flock) on FOLDER/.lock, which names the holder.
+    A second run refuses with one line instead of writing beside the first. The kernel drops the
+    lock when its process ends, however it ends, so a killed run never blocks the next."""
+    import fcntl  # POSIX; imported here so that the rest of this module stays portable
+
+    path = folder / LOCK_NAME
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write here: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 300, 0).decode("utf-8", "replace").strip() or "another run"
+            raise OutputError(f"{folder}: in use by {holder}; wait for it to end, or stop it") from None
+        since = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{command} (pid {os.getpid()} on {socket.gethostname()}, since {since})\n".encode(), 0)
+        yield
+    finally:
+        os.close(handle)  # and with it the lock; the file stays (removing it would race a newcomer)
