@@ -30,6 +30,7 @@ from .embed import (
     default_cache_dir,
     load_encoder,
     model_descriptions,
+    torch_available,
 )
 from .errors import BATCH_FAILURES, INTERRUPTED, AlignerError, InputError, NothingToAlignError, OutputError, UsageError
 from .evaluate import ERROR_CLASSES, auroc, calibration_error, link_errors, read_alignment, score
@@ -185,12 +186,27 @@ class Interrupted(click.ClickException):
         super().show(file)
 
 
+class Terminated(click.ClickException):
+    """SIGTERM (a kill, a service manager): one line and status 143 (128 + SIGTERM)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+    def __init__(self):
+        super().__init__("terminated")
+
+
+class _TerminateSignal(SystemExit):
+    """Raised by the SIGTERM handler: a SystemExit, so no `except Exception` on the way stops it."""
+
+
 class _Commands(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise Interrupted() from None
+        except _TerminateSignal:
+            raise Terminated() from None
         except BrokenPipeError:
             raise  # a reader that stopped early (`| head`): click exits quietly
         except OSError as exc:
@@ -209,7 +225,7 @@ def main():
 
 def _terminate(signum, frame):
     """A kill (SIGTERM) unwinds like Ctrl-C, so temp files and folders are removed."""
-    raise SystemExit(128 + signum)
+    raise _TerminateSignal(128 + signum)
 
 
 @main.command()
@@ -691,9 +707,9 @@ def list_models(as_json):
                    f"{row['prefix'].strip() or '-':10} {row['dimension'] or '?':>4}  "
                    f"{'yes' if row['calibrated'] else 'no'}")
     built = [row["name"] for row in rows if "torch" in row["backends"] and "torch" not in row["available"]]
+    needs = "" if torch_available() else " (needs torch and sentence-transformers: pip install \"aligner[st]\")"
     for name in built:
-        click.echo(f"{name}: `aligner models build {name}` (needs torch and sentence-transformers) "
-                   "adds the faster torch backend.", err=True)
+        click.echo(f"{name}: `aligner models build {name}`{needs} adds the faster torch backend.", err=True)
 
 
 @models.command(name="build")
