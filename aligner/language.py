@@ -260,13 +260,18 @@ def detected_language(text: str, expected: str) -> str | None:
     return best if confidence[best] >= 0.5 else None
 
 
+# lingua's names are ASCII; these two are spelled otherwise.
+_SPELLED = {"BOKMAL": "Bokmål", "MAORI": "Māori"}
+
+
 def language_name(code: str) -> str:
-    """`nb` -> `Bokmal`, as lingua names it; the code itself where lingua does not know it."""
+    """`nb` -> `Bokmål`, from lingua's name; the code itself where lingua does not know it."""
     from lingua import IsoCode639_1, Language
 
     if not hasattr(IsoCode639_1, code.upper()):
         return code
-    return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())).name.title()
+    name = Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())).name
+    return _SPELLED.get(name, name.title())
 
 
 def language_mismatch(text: str, lang: str) -> str | None:

@@ -132,7 +132,7 @@ def test_mojibake_of_a_wrong_encoding_is_refused(tmp_path, ria_texts):
     ("ria.ru.txt", "izvestia.ru.txt", [], "izvestia.ru.txt: 98% of its letters are Cyrillic, where nb is written in "
                                          "Latin (--tgt-lang nb)"),
     ("ria.nb.txt", "ria.ru.txt", [], "ria.nb.txt: 100% of its letters are Latin, where ru is written in Cyrillic"),
-    ("ria.ru.txt", "ria.nb.txt", ["--tgt-lang", "de"], "ria.nb.txt: it looks like Bokmal (nb), not German (de)"),
+    ("ria.ru.txt", "ria.nb.txt", ["--tgt-lang", "de"], "ria.nb.txt: it looks like Bokmål (nb), not German (de)"),
     ("ria.ru.txt", "ria.ru.txt", [], "ria.ru.txt hold the same text"),
 ])
 def test_a_side_in_the_wrong_language_or_the_same_file_twice_is_refused(tmp_path, src, tgt, options, message):
