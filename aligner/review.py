@@ -265,7 +265,8 @@ def apply_corrections(corrections: Mapping[str, Any], result: Result) -> Applied
         originals = {(tuple(r["src_ids"]), tuple(r["tgt_ids"])): r for r in document.records}
         for link in entry["links"]:
             original = originals.get((tuple(link["src_ids"]), tuple(link["tgt_ids"])))
-            status = link["status"] if original is not None or link["status"] == "rejected" else "edited"
+            # a link not in RESULT is an edit; one a person then confirmed counts as confirmed
+            status = "edited" if original is None and link["status"] == "unreviewed" else link["status"]
             counts[status] += 1
             if status == "rejected":
                 continue
@@ -689,11 +690,16 @@ const actions = {
   'undo': undo, 'redo': redo, 'next': nextToCheck, 'save': save, 'start-over': startOver,
   'help': () => { const help = document.getElementById('keys-help'); help.hidden = !help.hidden; fitHeader(); },
 };
-const keys = {
+const keys = {  // a letter by its lower case; Shift+M is the one letter Shift changes
   'm': 'merge-next', 'M': 'merge-prev', 's': 'split', 'u': 'untranslated', '[': 'src-up', ']': 'src-down',
   '{': 'tgt-up', '}': 'tgt-down', 'c': 'confirm', 'Enter': 'confirm', 'r': 'reject', 'Delete': 'reject',
   'n': 'next', '?': 'help',
 };
+function keyName(event) {  // a letter key as Shift makes it, whatever Caps Lock says
+  const key = event.key;
+  if (key.length !== 1 || key.toLowerCase() === key.toUpperCase()) return key;
+  return event.shiftKey && keys[key.toUpperCase()] ? key.toUpperCase() : key.toLowerCase();
+}
 document.addEventListener('keydown', event => {
   if (event.target.closest && event.target.closest('input, select, textarea')) return;
   const ctrl = event.ctrlKey || event.metaKey;
@@ -704,7 +710,8 @@ document.addEventListener('keydown', event => {
     else if (key === 'y') action = 'redo';
     else if (key === 's') action = 'save';
   } else if (!event.altKey) {
-    const move = {'ArrowDown': 1, 'j': 1, 'ArrowUp': -1, 'k': -1, 'PageDown': 10, 'PageUp': -10}[event.key];
+    const key = keyName(event);
+    const move = {'ArrowDown': 1, 'j': 1, 'ArrowUp': -1, 'k': -1, 'PageDown': 10, 'PageUp': -10}[key];
     if (move) {
       select(Math.max(0, Math.min(links.length - 1, current + move)));
       event.preventDefault();
@@ -721,7 +728,7 @@ document.addEventListener('keydown', event => {
       event.preventDefault();
       return;
     }
-    action = keys[event.key] || null;
+    action = keys[key] || null;
   }
   if (action && links.length) { event.preventDefault(); actions[action](); }
 });

@@ -79,7 +79,7 @@ def test_apply_writes_edited_and_confirmed_links_reviewed_and_leaves_out_rejecte
         28: [{"src_ids": [28], "tgt_ids": [28], "status": "confirmed"}]})
     check_corrections(corrections, result, "c.json")
     applied = apply_corrections(corrections, result)
-    assert applied.counts == {"unreviewed": 24, "confirmed": 1, "edited": 3, "rejected": 1}
+    assert applied.counts == {"unreviewed": 24, "confirmed": 2, "edited": 2, "rejected": 1}  # [2]:[] edited, then confirmed
     assert applied.reviewer == "Kari"
     confirmed = {**RECORDS[28], "score": 1.0, "flags": ["boilerplate", "reviewed"]}  # keeps its similarity
     assert applied.records == expected_corrected_links()[:-1] + [confirmed]
@@ -197,7 +197,7 @@ def check_the_edits(statuses, corrections, tmp_path):
     (tmp_path / "corrections.json").write_text(json.dumps(corrections), encoding="utf-8")
     result = run_cli("apply", tmp_path / "corrections.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl")
     assert result.exit_code == 0, result.output
-    assert "29 links, 0 confirmed, 3 edited, 1 rejected (left out), 25 not reviewed" in result.stderr
+    assert "29 links, 1 confirmed, 2 edited, 1 rejected (left out), 25 not reviewed" in result.stderr
     fixed = [json.loads(line) for line in (tmp_path / "fixed.jsonl").read_text(encoding="utf-8").splitlines()]
     assert fixed == expected_corrected_links()
 
@@ -400,6 +400,29 @@ def test_boundaries_move_both_ways_and_edits_that_would_break_the_order_are_refu
         assert after("End", "m")[1] == "no neighbouring link in this document to merge with"
         assert after("End", "]")[1] == "no next link in this document"
         assert after("Home", "s")[1] == "only a link with several sentences on a side splits; U takes a sentence out"
+        browser.close()
+    assert errors == []
+
+
+def test_letter_keys_work_with_caps_lock_and_shift(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chromium = browser_or_skip()
+    assert run_cli("review", RESULT, "-o", tmp_path / "review.html").exit_code == 0
+    with sync_playwright() as playwright:
+        browser, page, errors = open_review(playwright, chromium, (tmp_path / "review.html").as_uri())
+
+        def caps_lock(key):  # what a letter key sends with Caps Lock on and no Shift
+            page.evaluate("key => document.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}))", key)
+
+        page.keyboard.press("J")  # Shift+J: down, as j
+        caps_lock("M")  # merge with the next link, as m
+        assert link_states(page)[1] == "[1,2,3]:[1,2]/edited"
+        page.keyboard.press("Shift+M")  # merge with the previous one
+        assert link_states(page)[0] == "[0,1,2,3]:[0,1,2]/edited"
+        page.keyboard.press("Shift+C")  # confirm, as c, and go on to the next link
+        caps_lock("C")
+        assert link_states(page)[:2] == ["[0,1,2,3]:[0,1,2]/confirmed", "[4]:[3]/confirmed"]
         browser.close()
     assert errors == []
 
