@@ -79,7 +79,8 @@ def test_apply_writes_edited_and_confirmed_links_reviewed_and_leaves_out_rejecte
         28: [{"src_ids": [28], "tgt_ids": [28], "status": "confirmed"}]})
     check_corrections(corrections, result, "c.json")
     applied = apply_corrections(corrections, result)
-    assert applied.counts == {"unreviewed": 24, "confirmed": 2, "edited": 2, "rejected": 1}  # [2]:[] edited, then confirmed
+    # [2]:[] is not in RESULT: an edit, then confirmed, it counts as confirmed
+    assert applied.counts == {"unreviewed": 24, "confirmed": 2, "edited": 2, "rejected": 1}
     assert applied.reviewer == "Kari"
     confirmed = {**RECORDS[28], "score": 1.0, "flags": ["boilerplate", "reviewed"]}  # keeps its similarity
     assert applied.records == expected_corrected_links()[:-1] + [confirmed]
