@@ -1,4 +1,4 @@
-"""`aligner batch` on many jobs: jobs/s, sentences/s and peak memory for the local engine with 1
+"""`sentaligner batch` on many jobs: jobs/s, sentences/s and peak memory for the local engine with 1
 and 2 workers and for Ray Data on a local Ray, side by side in one run.
 
     python benchmarks/batch.py --data ../shared/data [--jobs 200] [--links-per-job 20] [--out DIR]
@@ -6,7 +6,7 @@ and 2 workers and for Ray Data on a local Ray, side by side in one run.
 The jobs are pieces of the dev gold sets: each document (the novel too) cut at gold link
 boundaries into pieces of --links-per-job links, so both sides of a piece are translations of
 each other; the pieces are taken round-robin over the sets until --jobs. Each configuration runs
-`python -m aligner batch` in a fresh OUTDIR (no embedding cache: batch has none); peak memory is
+`python -m sentaligner batch` in a fresh OUTDIR (no embedding cache: batch has none); peak memory is
 the largest sum of the resident memory of the command and every process under it (Ray's too),
 sampled every 0.1 s. The merged corpora of the three runs are compared byte for byte.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aligner.evaluate import read_alignment  # noqa: E402
+from sentaligner.evaluate import read_alignment  # noqa: E402
 
 CONFIGS = (("local", 1), ("local", 2), ("ray", 2))
 
@@ -80,7 +80,7 @@ def tree_rss(pid: int) -> int:
 
 
 def run(manifest: Path, outdir: Path, engine: str, workers: int) -> dict:
-    command = [sys.executable, "-m", "aligner", "batch", str(manifest), "-o", str(outdir), "--engine", engine,
+    command = [sys.executable, "-m", "sentaligner", "batch", str(manifest), "-o", str(outdir), "--engine", engine,
                "--workers", str(workers), "-q"]
     started = time.perf_counter()
     process = subprocess.Popen(command)
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--links-per-job", type=int, default=20)
     parser.add_argument("--out", type=Path, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
-    out = args.out or Path(tempfile.mkdtemp(prefix="aligner-batch-"))
+    out = args.out or Path(tempfile.mkdtemp(prefix="sentaligner-batch-"))
     inputs = out / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     by_set = pieces(args.data, args.links_per_job, inputs)

@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "fixtures" / "channel" / "seed000.txt"
 sys.path.insert(0, str(ROOT))
 
-from aligner.channel import pair_channel, route_posts  # noqa: E402
-from aligner.embed import EmbeddingStore, load_encoder  # noqa: E402
-from aligner.ingest import read_telegram_dump  # noqa: E402
-from aligner.language import classify_posts  # noqa: E402
-from aligner.pair import PairParams  # noqa: E402
-from aligner.pipeline import carries_content, split_units  # noqa: E402
+from sentaligner.channel import pair_channel, route_posts  # noqa: E402
+from sentaligner.embed import EmbeddingStore, load_encoder  # noqa: E402
+from sentaligner.ingest import read_telegram_dump  # noqa: E402
+from sentaligner.language import classify_posts  # noqa: E402
+from sentaligner.pair import PairParams  # noqa: E402
+from sentaligner.pipeline import carries_content, split_units  # noqa: E402
 
 ROLES = {2: ("ru", "izvestia"), 3: ("nb", "izvestia"), 7: ("ru", "barentsburg"), 8: ("ru", "ria"),
          9: ("nb", "ria")}  # seed post index -> language and story; index 1 is bilingual, the rest English

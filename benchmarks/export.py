@@ -2,7 +2,7 @@
 repeated) as TMX and the other formats, and convert a JSONL file of them to TMX; print seconds and peak resident memory.
 
 Each size runs in a fresh process, so peak RSS is that of one export; the links come from a
-generator, as they do from `aligner convert`, so a flat peak means the writer streams.
+generator, as they do from `sentaligner convert`, so a flat peak means the writer streams.
 
     python benchmarks/export.py [--sizes 10000 100000] [--formats tmx convert moses jsonl tsv]
 """
@@ -23,8 +23,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 
 def synthetic_links(count: int):
-    from aligner.ingest import read_text
-    from aligner.pipeline import split_units
+    from sentaligner.ingest import read_text
+    from sentaligner.pipeline import split_units
 
     src = split_units(read_text(FIXTURES / "izvestia.ru.txt"), "ru", presplit=False).texts
     tgt = split_units(read_text(FIXTURES / "izvestia.nb.txt"), "nb", presplit=False).texts
@@ -40,9 +40,9 @@ def peak_rss_mib() -> float:
 
 
 def measure_one(count: int, fmt: str) -> dict:
-    """`fmt` is a format, or `convert` (`aligner convert` of a JSONL file to TMX, reading included)."""
-    from aligner.export import ExportOptions, export_links
-    from aligner.ingest import read_link_records
+    """`fmt` is a format, or `convert` (`sentaligner convert` of a JSONL file to TMX, reading included)."""
+    from sentaligner.export import ExportOptions, export_links
+    from sentaligner.ingest import read_link_records
 
     with tempfile.TemporaryDirectory() as folder:
         links = synthetic_links(count)

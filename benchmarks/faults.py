@@ -57,7 +57,7 @@ def main() -> None:
                       f"{len(case.partial):>13} | {identical:>20} |")
             codes, errors, outputs = faults.shared_cache(scene)
             locked = sum("database is locked" in error for error in errors)
-            print(f"4 x `aligner align` on one new cache folder: exit codes {codes}, 'database is locked' {locked} "
+            print(f"4 x `sentaligner align` on one new cache folder: exit codes {codes}, 'database is locked' {locked} "
                   f"times, {len(set(outputs))} distinct output(s)")
     finally:
         for process in load:

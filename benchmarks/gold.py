@@ -1,21 +1,21 @@
 """Every gold set under --data, each document aligned on its own: strict and lax P/R/F1 per set and
 their mean over sets (so a long novel does not outweigh the rest), strings embedded per sentence
-and seconds, for aligner and, in the same run with the same encoder, for Bertalign's algorithm
+and seconds, for sentaligner and, in the same run with the same encoder, for Bertalign's algorithm
 (--bertalign-python, see textberg.py) and Vecalign's (--sentalign; documents over
 --sentalign-max-sentences are left out of its figures).
 
     python benchmarks/gold.py --data ../shared/data [--bertalign-python PY] [--sentalign]
         [--sets textberg-dev,parice-en-is] [--choose PARAM=V1,V2,...] [--cache DIR] [--errors] [--json OUT]
 
---choose is the tuning protocol: aligner runs with each value of the AlignParams setting; for each
-set, the value with the best mean strict F1 on the *other* sets is chosen, and aligner's figure for
+--choose is the tuning protocol: sentaligner runs with each value of the AlignParams setting; for each
+set, the value with the best mean strict F1 on the *other* sets is chosen, and sentaligner's figure for
 that set is the one it then gets (the left-out figure). A value that only fits one set cannot win
 there.
 
 A set is a folder of NAME.<src>, NAME.<tgt> and the gold NAME.<src><tgt> (Vecalign format; the
 language codes are the file suffixes). With --cache, vectors are kept in (and read from) a disk
 cache, so a rerun embeds nothing: its embedding seconds then measure the cache, not the encoder
-(the table marks them). --errors adds each system's wrong links by kind (`aligner eval --errors`).
+(the table marks them). --errors adds each system's wrong links by kind (`sentaligner eval --errors`).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from textberg import (
     run_sentalign,
 )
 
-from aligner.dp import AlignParams
-from aligner.embed import DiskCache, EmbeddingStore, load_encoder
-from aligner.evaluate import ERROR_CLASSES, link_errors, read_alignment, score
+from sentaligner.dp import AlignParams
+from sentaligner.embed import DiskCache, EmbeddingStore, load_encoder
+from sentaligner.evaluate import ERROR_CLASSES, link_errors, read_alignment, score
 
 
 @dataclass
@@ -81,7 +81,7 @@ def find_documents(data: Path, sets: list[str] | None) -> dict[str, list[Documen
 def run_system(name: str, document: Document, encoder, max_merge: int, store: EmbeddingStore,
                bertalign_python: str | None, params: dict) -> tuple[list, dict]:
     src, tgt = read_lines(document.src_path), read_lines(document.tgt_path)
-    if name == "aligner":
+    if name == "sentaligner":
         return run_aligner(src, tgt, encoder, max_merge, (document.src_lang, document.tgt_lang), store, **params)
     if name == "bertalign":
         assert bertalign_python
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--sentalign-max-sentences", type=int, default=3000,
                         help="leave longer documents out of sentalign's run (default 3000 sentences)")
     parser.add_argument("--choose", type=parse_choice, metavar="PARAM=V1,V2,...",
-                        help="choose this AlignParams setting leaving one set out (`off` is None): aligner's "
+                        help="choose this AlignParams setting leaving one set out (`off` is None): sentaligner's "
                              "figure for each set is then that of the value the other sets chose")
     parser.add_argument("--cache", type=Path, help="keep vectors in this folder's disk cache and reuse them")
     parser.add_argument("--errors", action="store_true", help="count each system's wrong links by kind")
@@ -167,7 +167,8 @@ def main() -> None:
     cache = DiskCache(args.cache, encoder.signature) if args.cache else None
     figures = partial(set_figures, encoder=encoder, cache=cache, max_merge=args.max_merge,
                       bertalign_python=args.bertalign_python)
-    systems = ["aligner"] + (["bertalign"] if args.bertalign_python else []) + (["sentalign"] if args.sentalign else [])
+    systems = (["sentaligner"] + (["bertalign"] if args.bertalign_python else [])
+               + (["sentalign"] if args.sentalign else []))
     rows: dict[str, dict[str, dict]] = {system: {} for system in systems}
     header = (f"{'set':20} {'system':18} {'docs':>4} {'strict P':>8} {'R':>6} {'F1':>6} {'lax F1':>7} "
               f"{'str/sent':>8} {'embed s':>8} {'align s':>8}")
@@ -175,25 +176,25 @@ def main() -> None:
     if args.choose:
         name, values = args.choose
         by_value = {}
-        print(f"aligner with each {name}:\n{header}", flush=True)
+        print(f"sentaligner with each {name}:\n{header}", flush=True)
         for value in values:
-            by_value[value] = {set_name: figures("aligner", documents, params={name: value})
+            by_value[value] = {set_name: figures("sentaligner", documents, params={name: value})
                                for set_name, documents in sets.items()}
             for set_name, row in by_value[value].items():
                 print_row(set_name, f"= {'off' if value is None else value}", row, False)
         choice = leave_one_set_out(by_value, list(sets))
         for set_name, (value, row) in choice.items():
-            rows["aligner"][set_name] = {**row, name: value}
+            rows["sentaligner"][set_name] = {**row, name: value}
         print(f"\n{name} chosen on the other sets: "
               + ", ".join(f"{set_name} {value}" for set_name, (value, _) in choice.items()) + "\n")
-    print(header + (" (aligner: left-out figures)" if choice else ""), flush=True)
+    print(header + (" (sentaligner: left-out figures)" if choice else ""), flush=True)
     for set_name, documents in sets.items():
         for system in systems:
             kept = [d for d in documents
                     if system != "sentalign" or d.sentences <= args.sentalign_max_sentences]
             if not kept:
                 continue
-            if not (system == "aligner" and choice):
+            if not (system == "sentaligner" and choice):
                 rows[system][set_name] = figures(system, kept, params={})
             print_row(set_name, system, rows[system][set_name], args.errors)
     print()
@@ -204,11 +205,11 @@ def main() -> None:
         print(f"{'mean over sets':20} {system:10} strict F1 {means['f1_strict']:.4f}  lax F1 {means['f1_lax']:.4f}"
               f"  ({len(covered)} sets)")
     if "bertalign" in rows:
-        ours, theirs = rows["aligner"], rows["bertalign"]
+        ours, theirs = rows["sentaligner"], rows["bertalign"]
         for set_name in [*sets, "mean over sets"]:
             if set_name in theirs:
                 a, b = ours[set_name], theirs[set_name]
-                line = (f"aligner against bertalign, {set_name}: strict F1 {a['f1_strict'] - b['f1_strict']:+.4f}, "
+                line = (f"sentaligner against bertalign, {set_name}: strict F1 {a['f1_strict'] - b['f1_strict']:+.4f}, "
                         f"lax F1 {a['f1_lax'] - b['f1_lax']:+.4f}")
                 if "align_seconds" in a and not (a["cached"] or b["cached"]):
                     ratio = (b["embed_seconds"] + b["align_seconds"]) / (a["embed_seconds"] + a["align_seconds"])

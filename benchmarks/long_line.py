@@ -1,7 +1,7 @@
 """One long line of clauses (commas and semicolons, no sentence end), the pathological input of
 issue 32: the words of the bundled Izvestia pair repeated to SIZE bytes a side, each side one
 line. Prints the seconds to split each side into sentences and, with `--align`, the seconds of
-the whole `aligner align` command (a fresh process, cold cache) and how many units each side has.
+the whole `sentaligner align` command (a fresh process, cold cache) and how many units each side has.
 
     python benchmarks/long_line.py [--sizes 25000 50000 100000 1800000] [--align]
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aligner.pipeline import split_units  # noqa: E402
+from sentaligner.pipeline import split_units  # noqa: E402
 
 
 def comma_line(lang: str, size: int) -> str:
@@ -39,7 +39,7 @@ def comma_line(lang: str, size: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000, 50_000, 100_000, 1_800_000])
-    parser.add_argument("--align", action="store_true", help="also time `aligner align` on the pair")
+    parser.add_argument("--align", action="store_true", help="also time `sentaligner align` on the pair")
     args = parser.parse_args()
     print(f"{'bytes a side':>12} {'split ru s':>10} {'units ru':>8} {'split nb s':>10} {'units nb':>8}"
           f"{' align s':>9}" * args.align)
@@ -54,7 +54,8 @@ def main() -> None:
                 row += f" {time.perf_counter() - started:>10.2f} {len(units.texts):>8}"
             if args.align:
                 started = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "aligner", "align", f"{scratch}/line.ru", f"{scratch}/line.nb",
+                subprocess.run([sys.executable, "-m", "sentaligner", "align", f"{scratch}/line.ru",
+                                f"{scratch}/line.nb",
                                 "--no-cache", "-q", "-o", f"{scratch}/out.jsonl"], cwd=ROOT, check=True,
                                stderr=subprocess.DEVNULL)
                 row += f" {time.perf_counter() - started:>8.1f}"

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gold import find_documents  # noqa: E402
 from textberg import read_lines  # noqa: E402
 
-from aligner.dp import AlignParams  # noqa: E402
-from aligner.embed import DiskCache, EmbeddingStore, load_encoder  # noqa: E402
-from aligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
-from aligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
-from aligner.score import FEATURES, RECOMMENDED_MIN_SCORE, fit_calibration, predict  # noqa: E402
+from sentaligner.dp import AlignParams  # noqa: E402
+from sentaligner.embed import DiskCache, EmbeddingStore, load_encoder  # noqa: E402
+from sentaligner.evaluate import auroc, calibration_error, read_alignment, reliability  # noqa: E402
+from sentaligner.pipeline import CALIBRATION_NOISE, Units, calibration_examples, split_units  # noqa: E402
+from sentaligner.score import FEATURES, RECOMMENDED_MIN_SCORE, fit_calibration, predict  # noqa: E402
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
 FIXTURES = "RU-NB fixtures"

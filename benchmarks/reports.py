@@ -1,7 +1,7 @@
 """Build the two reference reports and screenshot them in headless Chromium:
 
-- the seed channel (tests/fixtures/channel/seed000.txt) through `aligner channel --report`;
-- the Text+Berg dev set aligned with `aligner align --presplit`, reported with its gold.
+- the seed channel (tests/fixtures/channel/seed000.txt) through `sentaligner channel --report`;
+- the Text+Berg dev set aligned with `sentaligner align --presplit`, reported with its gold.
 
     python benchmarks/reports.py --data ../shared/data/textberg-dev --out reports/
 
@@ -9,7 +9,7 @@ Prints what each report says at the top (links, coverage, and for Text+Berg the 
 gold) and writes OUT/seed/report.html, OUT/seed-report.png, OUT/textberg-report.html,
 OUT/textberg-report.png. The seed report and its screenshot are kept in examples/.
 
-It also writes the review page of the Izvestia commentary as `aligner align` links it
+It also writes the review page of the Izvestia commentary as `sentaligner align` links it
 (tests/fixtures/izvestia.ru-nb.jsonl) and screenshots it after a few keys: the wrong `[1,2]:[1]`
 split (S), `[1]:[1]` confirmed (C), source sentence 2 kept untranslated (U), the keys shown (?):
 OUT/review.html and OUT/review.png, kept in examples/ as review.png.
@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def aligner(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "aligner.cli", *args, "--quiet"] if args[0] not in ("report", "review")
-                   else [sys.executable, "-m", "aligner.cli", *args], check=True)
+def sentaligner(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "sentaligner.cli", *args, "--quiet"] if args[0] not in ("report", "review")
+                   else [sys.executable, "-m", "sentaligner.cli", *args], check=True)
 
 
 def screenshot(page: Path, image: Path, keys: tuple[str, ...] = (), height: int = 1150) -> list[str]:
@@ -66,12 +66,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     seed = args.out / "seed"
-    aligner("channel", str(ROOT / "tests" / "fixtures" / "channel" / "seed000.txt"), "-o", str(seed),
+    sentaligner("channel", str(ROOT / "tests" / "fixtures" / "channel" / "seed000.txt"), "-o", str(seed),
             "--report", "--force")
     links = args.out / "textberg.jsonl"
-    aligner("align", "--presplit", str(args.data / "dev.de"), str(args.data / "dev.fr"), "--src-lang", "de",
+    sentaligner("align", "--presplit", str(args.data / "dev.de"), str(args.data / "dev.fr"), "--src-lang", "de",
             "--tgt-lang", "fr", "-f", "jsonl", "-o", str(links), "--force")
-    aligner("report", str(links), "--gold", str(args.data / "dev.defr"), "-o", str(args.out / "textberg-report.html"),
+    sentaligner("report", str(links), "--gold", str(args.data / "dev.defr"), "-o",
+                str(args.out / "textberg-report.html"),
             "--title", "Text+Berg dev (de-fr) against gold", "--force")
 
     for name, page in (("seed channel", seed / "report.html"), ("Text+Berg dev", args.out / "textberg-report.html")):
@@ -81,7 +82,7 @@ def main() -> None:
         print(facts(page))
 
     review = args.out / "review.html"
-    aligner("review", str(ROOT / "tests" / "fixtures" / "izvestia.ru-nb.jsonl"), "-o", str(review), "--force",
+    sentaligner("review", str(ROOT / "tests" / "fixtures" / "izvestia.ru-nb.jsonl"), "-o", str(review), "--force",
             "--title", "Review: the Izvestia commentary (ru-nb)")
     errors = screenshot(review, args.out / "review.png", ("ArrowDown", "s", "c", "u", "?"), height=900)
     print(f"review page: {review}, screenshot {args.out / 'review.png'}, script errors: {len(errors)}")

@@ -1,9 +1,9 @@
-"""How the review page (`aligner review`) copes with a long document, in headless Chromium.
+"""How the review page (`sentaligner review`) copes with a long document, in headless Chromium.
 
     python benchmarks/review.py --data ../shared/data/orwell-1984-ro-en [--result LINKS.jsonl] [--out DIR]
 
 Without --result, the RESULT is the novel's gold links with their texts (6,397 links, no scores);
-with --result, any JSONL of links (e.g. `aligner align 1984.ro 1984.en --presplit --src-lang ro
+with --result, any JSONL of links (e.g. `sentaligner align 1984.ro 1984.en --presplit --src-lang ro
 --tgt-lang en -f jsonl`). Prints the page's size and, in Chromium on this machine: first
 contentful paint, when the page's script is done (every row built), how long from then until the
 last row is on screen (End), frame times while scrolling with the wheel, and the time of one edit
@@ -33,7 +33,7 @@ def gold_result(data: Path, out: Path) -> Path:
     src_lang, tgt_lang = gold.suffix[1:3], gold.suffix[3:5]
     src = gold.with_suffix(f".{src_lang}").read_text(encoding="utf-8").splitlines()
     tgt = gold.with_suffix(f".{tgt_lang}").read_text(encoding="utf-8").splitlines()
-    from aligner.evaluate import read_alignment
+    from sentaligner.evaluate import read_alignment
 
     path = out / f"{gold.stem}.jsonl"
     with path.open("w", encoding="utf-8") as stream:
@@ -108,11 +108,11 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data and not args.result:
         parser.error("give --data or --result")
-    out = args.out or Path(tempfile.mkdtemp(prefix="aligner-review-"))
+    out = args.out or Path(tempfile.mkdtemp(prefix="sentaligner-review-"))
     out.mkdir(parents=True, exist_ok=True)
     result = args.result or gold_result(args.data, out)
     page = out / "review.html"
-    subprocess.run([sys.executable, "-m", "aligner.cli", "review", str(result), "-o", str(page), "--force"],
+    subprocess.run([sys.executable, "-m", "sentaligner.cli", "review", str(result), "-o", str(page), "--force"],
                    check=True, stderr=subprocess.DEVNULL)
     chromium = subprocess.run([shutil.which("chromium") or "chromium", "--version"], capture_output=True,
                               text=True).stdout.strip()

@@ -5,8 +5,8 @@ in a fresh process.
     python benchmarks/robustness.py [--megabytes 200] [--lines 1000000] [--line-megabytes 2]
 
 Cases: reading (parsing into posts) a text dump and a Telegram Desktop JSON export of about
-MEGABYTES, made by repeating the seed; `aligner align --presplit` on two files of LINES lines,
-which must be refused before any embedding; `aligner align` of the Izvestia commentary's Russian
+MEGABYTES, made by repeating the seed; `sentaligner align --presplit` on two files of LINES lines,
+which must be refused before any embedding; `sentaligner align` of the Izvestia commentary's Russian
 text stripped of punctuation and line breaks and repeated to LINE_MEGABYTES (one unit that no
 segmenter can split) against its Norwegian text.
 """
@@ -48,7 +48,7 @@ def make_json(path: Path, megabytes: int) -> None:
 def read_case(path: str) -> None:
     import resource
 
-    from aligner.ingest import read_channel
+    from sentaligner.ingest import read_channel
 
     started = time.perf_counter()
     posts = read_channel(path)
@@ -58,9 +58,9 @@ def read_case(path: str) -> None:
 
 
 def timed_align(*args) -> str:
-    """`aligner align ARGS` in a fresh process: exit code, seconds, peak RSS and its first stderr line."""
+    """`sentaligner align ARGS` in a fresh process: exit code, seconds, peak RSS and its first stderr line."""
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "aligner.cli", "align",
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "sentaligner.cli", "align",
                            *map(str, args)], capture_output=True, text=True)
     seconds = time.perf_counter() - started
     lines = done.stderr.strip().splitlines()

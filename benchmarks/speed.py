@@ -4,7 +4,7 @@ sentences a side, each size in a fresh process (seconds and peak memory).
 
     python benchmarks/speed.py --data ../shared/data/textberg-dev [--skip-baseline] [--sizes 1000 10000 100000]
 
-(a) prints strings embedded per input sentence, seconds and strict F1 for aligner (as it runs: the
+(a) prints strings embedded per input sentence, seconds and strict F1 for sentaligner (as it runs: the
 dev set is long enough for the coarse-to-fine band; and with the whole grid searched) and, unless
 --skip-baseline, for Vecalign's algorithm (`sentalign`, about 25 minutes on 2 cores). (b) builds a target side from the
 source vectors with noise, 2% of the sentences dropped and lengths 10% longer, so the right
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from textberg import read_lines, run_aligner, run_sentalign  # noqa: E402
 
-from aligner.dp import AlignParams, align_vectors  # noqa: E402
-from aligner.embed import load_encoder  # noqa: E402
-from aligner.evaluate import read_alignment, score  # noqa: E402
+from sentaligner.dp import AlignParams, align_vectors  # noqa: E402
+from sentaligner.embed import load_encoder  # noqa: E402
+from sentaligner.evaluate import read_alignment, score  # noqa: E402
 
 
 def search_case(n: int, dim: int = 384, seed: int = 0) -> dict:
@@ -57,7 +57,7 @@ def textberg(data: Path, skip_baseline: bool) -> None:
     gold = read_alignment(data / "dev.defr")
     encoder = load_encoder("e5-small")
     sentences = len(src) + len(tgt)
-    default, whole, baseline = "aligner", "aligner, whole grid searched", "sentalign"
+    default, whole, baseline = "sentaligner", "sentaligner, whole grid searched", "sentalign"
     runs = [(default, lambda: run_aligner(src, tgt, encoder, 8)),
             (whole, lambda: run_aligner(src, tgt, encoder, 8, max_exact_cells=10**12))]
     if not skip_baseline:
@@ -71,7 +71,7 @@ def textberg(data: Path, skip_baseline: bool) -> None:
               f"embed {stats['embed_seconds']:.1f}s  align {stats['align_seconds']:.2f}s  "
               f"total {stats['seconds']:.1f}s")
     if not skip_baseline:
-        print(f"end to end: aligner {results[baseline] / results[default]:.1f}x faster than Vecalign's algorithm "
+        print(f"end to end: sentaligner {results[baseline] / results[default]:.1f}x faster than Vecalign's algorithm "
               "(sentalign) with the same encoder and merge limit")
 
 

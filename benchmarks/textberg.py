@@ -1,4 +1,4 @@
-"""Text+Berg dev: strict/lax F1, time and strings embedded, for aligner and for Vecalign's
+"""Text+Berg dev: strict/lax F1, time and strings embedded, for sentaligner and for Vecalign's
 algorithm (PyPI `sentalign`) given the same encoder, in one run; with --bertalign-python, for
 Bertalign's algorithm (PyPI `bertalign` 2.0.1, run by bertalign_kernels.py under that Python,
 since bertalign needs Python >= 3.12) given the same encoder too.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-import aligner
-from aligner.dp import AlignParams
-from aligner.embed import EmbeddingStore, load_encoder
-from aligner.evaluate import read_alignment, score
-from aligner.pipeline import Units, align_units
+import sentaligner
+from sentaligner.dp import AlignParams
+from sentaligner.embed import EmbeddingStore, load_encoder
+from sentaligner.evaluate import read_alignment, score
+from sentaligner.pipeline import Units, align_units
 
 
 def read_lines(path: Path) -> list[str]:
@@ -45,7 +45,7 @@ def run_sentalign(src: list[str], tgt: list[str], encoder, max_size: int,
                   store: EmbeddingStore | None = None) -> tuple[list, dict]:
     from sentalign import sentalign
 
-    store = store or EmbeddingStore(encoder)  # each distinct string embedded once, as for aligner
+    store = store or EmbeddingStore(encoder)  # each distinct string embedded once, as for sentaligner
     timing = {"embed": 0.0}
 
     def encode(texts):
@@ -106,7 +106,7 @@ def run_bertalign(src_path: Path, tgt_path: Path, python: str, src: list[str], t
 
 def print_signature(encoder, max_merge: int, rows: dict, json_path: Path | None) -> None:
     """How the figures were made; with `json_path`, the figures and that line written there."""
-    signature = (f"aligner-{aligner.__version__}|model={encoder.signature}|max_merge={max_merge}"
+    signature = (f"sentaligner-{sentaligner.__version__}|model={encoder.signature}|max_merge={max_merge}"
                  f"|python-{platform.python_version()}|numpy-{np.__version__}")
     print(signature)
     if json_path:
@@ -130,7 +130,7 @@ def main() -> None:
     gold = read_alignment(args.data / "dev.defr")
     encoder = load_encoder(args.model)
     rows = {}
-    systems = [("aligner", run_aligner)] + ([] if args.skip_baseline else [("vecalign (sentalign)", run_sentalign)])
+    systems = [("sentaligner", run_aligner)] + ([] if args.skip_baseline else [("vecalign (sentalign)", run_sentalign)])
     if args.bertalign_python:
         systems.append(("bertalign", partial(run_bertalign, args.data / "dev.de", args.data / "dev.fr",
                                              args.bertalign_python)))
@@ -145,9 +145,9 @@ def main() -> None:
               f"embedded {stats['strings_embedded']} strings ({rows[name]['strings_per_sentence']}/sentence) "
               f"in {stats['embed_seconds']:.1f}s  align {stats['align_seconds']:.2f}s  total {stats['seconds']:.1f}s",
               flush=True)
-    ours = rows["aligner"]
+    ours = rows["sentaligner"]
     for name, theirs in rows.items():
-        if name != "aligner":
+        if name != "sentaligner":
             print(f"against {name}: speed-up end to end {theirs['seconds'] / ours['seconds']:.1f}x; "
                   f"strict F1 difference {ours['f1_strict'] - theirs['f1_strict']:+.4f}")
     print_signature(encoder, args.max_merge, rows, args.json)

@@ -4,15 +4,15 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from aligner.cli import main
-from aligner.modelcheck import parity_sentences
+from sentaligner.cli import main
+from sentaligner.modelcheck import parity_sentences
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "channel" / "seed000.txt"  # the raw dump of seed 000, as published
 
 
 def run_cli(*args, input=None) -> Result:
-    """`aligner ARGS...` in this process, its output captured."""
+    """`sentaligner ARGS...` in this process, its output captured."""
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
 
 

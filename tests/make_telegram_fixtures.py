@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from aligner.ingest import read_telegram_dump  # noqa: E402
+from sentaligner.ingest import read_telegram_dump  # noqa: E402
 
 SEED = HERE / "fixtures" / "channel" / "seed000.txt"
 CHANNEL = "Посольство России в Норвегии - Russlands Ambassade i Norge"

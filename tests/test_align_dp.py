@@ -5,7 +5,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from aligner.dp import AlignParams, align_vectors, link_types
+from sentaligner.dp import AlignParams, align_vectors, link_types
 
 DIM = 64
 
@@ -16,7 +16,7 @@ def random_units(rng, count):
 
 
 def merged(vectors, lengths):
-    """The vector the aligner assumes for a merged span (length-weighted sum, normalized)."""
+    """The vector the sentaligner assumes for a merged span (length-weighted sum, normalized)."""
     total = (vectors * np.sqrt(lengths)[:, None]).sum(0)
     return total / np.linalg.norm(total)
 
@@ -183,7 +183,7 @@ def reference_cost(costs, a, i, b, k):
 
 
 def test_band_costs_are_the_documented_link_cost():
-    from aligner.dp import LinkCosts, SpanVectors, band_around, band_link_costs
+    from sentaligner.dp import LinkCosts, SpanVectors, band_around, band_link_costs
 
     rng = np.random.default_rng(11)
     src, tgt = random_units(rng, 40), random_units(rng, 47)
@@ -207,9 +207,9 @@ def test_band_costs_are_the_documented_link_cost():
 
 @pytest.mark.parametrize("n, m", [(300, 320), (333, 290)])
 def test_coarse_to_fine_search_matches_exact_search(monkeypatch, n, m):
-    import aligner.dp
+    import sentaligner.dp
 
-    monkeypatch.setattr(aligner.dp, "COARSE_UNITS", 30)  # several levels of pooling
+    monkeypatch.setattr(sentaligner.dp, "COARSE_UNITS", 30)  # several levels of pooling
     rng = np.random.default_rng(n * m)
     shared = random_units(rng, min(n, m))
     extra = random_units(rng, abs(n - m))
@@ -225,7 +225,7 @@ def test_coarse_to_fine_search_matches_exact_search(monkeypatch, n, m):
 
 
 def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_together():
-    from aligner.score import number_masks
+    from sentaligner.score import number_masks
 
     rng = np.random.default_rng(5)
     tgt = random_units(rng, 10)
@@ -253,7 +253,7 @@ def test_shared_numbers_tip_a_close_call_towards_the_merge_that_keeps_them_toget
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 4, 9, 18, 26, 28])  # 9 and up: the decoded path is not the cheapest
 def test_link_posteriors_and_the_decoded_path_equal_those_of_paths_counted_one_by_one(seed):
-    from aligner.dp import Band, LinkCosts, SpanVectors, full_band
+    from sentaligner.dp import Band, LinkCosts, SpanVectors, full_band
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(1, 5)), int(rng.integers(1, 5))
@@ -321,7 +321,7 @@ def concept_spans(src_concepts, tgt_concepts, movable=None):
     """ExactSpans where each sentence carries a set of concepts and a joined span matches the
     other side by the share of concepts both hold (Jaccard): what an exact embedding of the
     joined text measures, with no vectors."""
-    from aligner.dp import ExactSpans
+    from sentaligner.dp import ExactSpans
 
     def similarity(i, a, j, b):
         left = set().union(*src_concepts[i:i + a])
@@ -331,7 +331,7 @@ def concept_spans(src_concepts, tgt_concepts, movable=None):
 
 
 def test_a_skipped_fragment_joins_the_pair_whose_text_it_completes():
-    from aligner.dp import reattach_skips
+    from sentaligner.dp import reattach_skips
 
     # source 1 ("and demonstrated ...") is the end of target 0; source 3 is a sentence of its own
     src = [{"antennas", "2009"}, {"performance"}, {"glacier"}, {"parking"}]
@@ -345,7 +345,7 @@ def test_a_skipped_fragment_joins_the_pair_whose_text_it_completes():
 
 
 def test_a_run_of_skipped_fragments_joins_one_after_another_and_target_skips_too():
-    from aligner.dp import reattach_skips
+    from sentaligner.dp import reattach_skips
 
     src = [{"a", "b", "c"}]
     tgt = [{"a"}, {"b"}, {"c"}, {"z"}]  # one sentence cut into three lines, then an untranslated one
@@ -356,7 +356,7 @@ def test_a_run_of_skipped_fragments_joins_one_after_another_and_target_skips_too
 
 
 def test_a_negative_margin_lets_a_sentence_join_that_dilutes_the_match_a_little():
-    from aligner.dp import ExactSpans, reattach_skips
+    from sentaligner.dp import ExactSpans, reattach_skips
 
     # joining the short source 1 to the pair lowers the exact match from 0.900 to 0.895: it
     # belongs, but adds a word the embedding weighs a little against the target
@@ -369,7 +369,7 @@ def test_a_negative_margin_lets_a_sentence_join_that_dilutes_the_match_a_little(
 
 
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():
-    from aligner.dp import LinkCosts, SpanVectors
+    from sentaligner.dp import LinkCosts, SpanVectors
 
     # a source script three times denser than the target's (Chinese against English): every
     # target sentence three times as long as its source
@@ -387,7 +387,7 @@ def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fi
 
 
 def test_centering_removes_what_a_side_shares_and_keeps_units_without_content_empty():
-    from aligner.dp import Centering
+    from sentaligner.dp import Centering
 
     rng = np.random.default_rng(4)
     shared = random_units(rng, 1)[0]

@@ -1,10 +1,10 @@
-"""`aligner batch`: manifests read lazily and checked row by row; real documents through the local
-engine (two worker processes) and Ray Data (local Ray, two CPUs) give the links `aligner align` and
-`aligner channel` give; a bad row lands in failed.jsonl while the rest finish; a run killed with
+"""`sentaligner batch`: manifests read lazily and checked row by row; real documents through the local
+engine (two worker processes) and Ray Data (local Ray, two CPUs) give the links `sentaligner align` and
+`sentaligner channel` give; a bad row lands in failed.jsonl while the rest finish; a run killed with
 SIGKILL resumes to the same output; the Parquet reads back with Hugging Face `datasets`.
 
 The documents: the seed's Izvestia and RIA post pairs, the seed channel itself, and, where the
-shared dev data is found (ALIGNER_SHARED_DATA, or ../shared/data beside the checkout), two ParIce
+shared dev data is found (SENTALIGNER_SHARED_DATA, or ../shared/data beside the checkout), two ParIce
 documents (en-is, one sentence a line)."""
 
 import json
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from aligner.batch import BadRow, Job, Settings, job_name, read_manifest, run_local
 from helpers import FIXTURES, SEED, one_line_error, run_cli
+from sentaligner.batch import BadRow, Job, Settings, job_name, read_manifest, run_local
 
-SHARED_DATA = Path(os.environ.get("ALIGNER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("SENTALIGNER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PARICE = SHARED_DATA / "parice-en-is"
 
 
@@ -217,7 +217,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_output(tmp_path):
     rows = [{"id": f"izvestia-{k}", "src": str(FIXTURES / "izvestia.ru.txt"), "tgt": str(FIXTURES / "izvestia.nb.txt")}
             for k in range(8)]
     manifest = write_manifest(tmp_path / "m.jsonl", rows)
-    command = [sys.executable, "-m", "aligner", "batch", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1",
+    command = [sys.executable, "-m", "sentaligner", "batch", str(manifest), "-o", str(tmp_path / "out"), "--workers",
+               "1",
                "-q"]
     process = subprocess.Popen(command)
     deadline = time.monotonic() + 120
@@ -252,7 +253,8 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
     rows = [{"id": f"ria-{k}", "src": str(FIXTURES / "ria.ru.txt"), "tgt": str(FIXTURES / "ria.nb.txt")}
             for k in range(6)]
     manifest = write_manifest(tmp_path / "m.jsonl", rows)
-    process = subprocess.Popen([sys.executable, "-m", "aligner", "batch", str(manifest), "-o", str(tmp_path / "out"),
+    process = subprocess.Popen([sys.executable, "-m", "sentaligner", "batch", str(manifest), "-o",
+                                str(tmp_path / "out"),
                                 "--workers", "2"], start_new_session=True, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list((tmp_path / "out" / "jobs").glob("*.json")) and time.monotonic() < deadline:
@@ -266,12 +268,12 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
 def test_parquet_without_pyarrow_and_ray_without_ray_are_refused_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
     one_line_error(run_cli("align", FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", "-f", "parquet",
-                           "-o", tmp_path / "out.parquet"), 2, 'pip install "aligner[parquet]"')
+                           "-o", tmp_path / "out.parquet"), 2, 'pip install "sentaligner[parquet]"')
     manifest = write_manifest(tmp_path / "m.jsonl", document_rows()[:1])
     one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "-f", "parquet"), 2, "needs pyarrow")
     assert not (tmp_path / "out").exists()  # refused before OUTDIR, let alone a job, was made
     monkeypatch.setitem(sys.modules, "ray.data", None)
-    one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "--engine", "ray"), 2, '"aligner[ray]"')
+    one_line_error(run_cli("batch", manifest, "-o", tmp_path / "out", "--engine", "ray"), 2, '"sentaligner[ray]"')
     assert not (tmp_path / "out" / "jobs").exists()
 
 

@@ -8,12 +8,12 @@ import make_telegram_fixtures
 import numpy as np
 import pytest
 
-from aligner.channel import align_channel, route_posts
-from aligner.ingest import Post, read_channel, read_telegram_dump
-from aligner.language import classify_posts
-from aligner.pair import PairParams, max_assignment, numbers, pair_posts
-from aligner.pipeline import split_units
 from helpers import SEED, one_line_error, run_cli
+from sentaligner.channel import align_channel, route_posts
+from sentaligner.ingest import Post, read_channel, read_telegram_dump
+from sentaligner.language import classify_posts
+from sentaligner.pair import PairParams, max_assignment, numbers, pair_posts
+from sentaligner.pipeline import split_units
 
 CHANNEL = SEED.parent
 INPUTS = {"dump": SEED, "json": CHANNEL / "result.json", "html": CHANNEL / "html"}
@@ -245,12 +245,12 @@ def test_existing_outdir_needs_force_and_a_failed_run_keeps_it(tmp_path, monkeyp
     (outdir / "pairs.jsonl").write_text("previous\n", encoding="utf-8")
     one_line_error(run_cli("channel", SEED, "-o", outdir), 4, "use --force")
 
-    import aligner.cli
+    import sentaligner.cli
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aligner.cli, "align_channel", interrupted)
+    monkeypatch.setattr(sentaligner.cli, "align_channel", interrupted)
     result = run_cli("channel", SEED, "-o", outdir, "--force")
     assert result.exit_code != 0
     assert (outdir / "pairs.jsonl").read_text(encoding="utf-8") == "previous\n"
@@ -258,15 +258,15 @@ def test_existing_outdir_needs_force_and_a_failed_run_keeps_it(tmp_path, monkeyp
 
 
 def test_interrupted_writing_leaves_no_partial_outdir(tmp_path, monkeypatch):
-    import aligner.channel
-    from aligner.channel import ChannelResult, write_channel
-    from aligner.errors import OutputError
-    from aligner.export import ExportOptions
+    import sentaligner.channel
+    from sentaligner.channel import ChannelResult, write_channel
+    from sentaligner.errors import OutputError
+    from sentaligner.export import ExportOptions
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(aligner.channel, "export_links", broken)
+    monkeypatch.setattr(sentaligner.channel, "export_links", broken)
     result = ChannelResult([{"ru": {}, "nb": {}}], [], [{"src": "a", "tgt": "b"}], "sig", {})
     with pytest.raises(OutputError, match="No space left"):
         write_channel(result, tmp_path / "out", ["tmx"], ExportOptions())

@@ -57,7 +57,7 @@ def indexes(tmp_path):
 def resolve_torch(tmp_path, torch_index, default_index):
     """What `.ci/install-torch` would install, by pip's --dry-run report; no machine pip settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
-    env.update(ALIGNER_TORCH_INDEX=torch_index, PIP_INDEX_URL=default_index, PIP_CONFIG_FILE=os.devnull)
+    env.update(SENTALIGNER_TORCH_INDEX=torch_index, PIP_INDEX_URL=default_index, PIP_CONFIG_FILE=os.devnull)
     report = tmp_path / "report.json"
     done = subprocess.run([str(INSTALL_TORCH), sys.executable, "--dry-run", "--no-cache-dir", "--ignore-installed",
                            "--report", str(report)], env=env, capture_output=True, text=True, timeout=120)

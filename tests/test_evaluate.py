@@ -2,8 +2,8 @@
 
 import pytest
 
-from aligner.errors import InputError
-from aligner.evaluate import parse_link, read_alignment, score
+from sentaligner.errors import InputError
+from sentaligner.evaluate import parse_link, read_alignment, score
 
 
 def test_parse_link():
@@ -53,7 +53,7 @@ def test_read_alignment_reports_the_bad_line(tmp_path):
 
 
 def test_each_kind_of_wrong_link_on_a_hand_made_case():
-    from aligner.evaluate import link_errors
+    from sentaligner.evaluate import link_errors
 
     gold = [((0,), (0,)), ((1, 2), (1,)), ((3,), ()), ((4,), (2,)), ((5,), (3,)), ((6,), (4, 5)), ((7,), (6,)),
             ((), (7,)), ((8,), (8,))]

@@ -1,5 +1,5 @@
 """Exports read back by real readers: TMX through translate-toolkit and hypomnema, Moses line by
-line, TSV and JSONL; `aligner convert`; atomic writing and --force."""
+line, TSV and JSONL; `sentaligner convert`; atomic writing and --force."""
 
 import io
 import json
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from aligner.evaluate import read_alignment
-from aligner.export import ExportOptions, export_links
-from aligner.ingest import read_text
-from aligner.pipeline import split_units
 from helpers import FIXTURES, one_line_error, run_cli
+from sentaligner.evaluate import read_alignment
+from sentaligner.export import ExportOptions, export_links
+from sentaligner.ingest import read_text
+from sentaligner.pipeline import split_units
 
 # TMX 1.4 structure (from the LISA spec) for the elements we write.
 TMX14_DTD = """
@@ -72,7 +72,7 @@ def expected_pairs(records):
 def tmx_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("tmx") / "seed.tmx"
     records = seed_records()
-    stats = export_links(records, path, "tmx", ExportOptions(signature="aligner-test|ru-nb"))
+    stats = export_links(records, path, "tmx", ExportOptions(signature="sentaligner-test|ru-nb"))
     return path, records, stats
 
 
@@ -94,7 +94,7 @@ def test_tmx_is_valid_tmx14_without_bom(tmx_file):
     assert dtd.validate(tree), dtd.error_log.filter_from_errors()
     header = tree.find("header")
     assert header.get("srclang") == "ru-RU" and header.get("segtype") == "sentence"
-    assert header.get("datatype") == "plaintext" and header.get("creationtool") == "aligner"
+    assert header.get("datatype") == "plaintext" and header.get("creationtool") == "sentaligner"
     assert len(header.get("creationdate")) == 16 and header.get("creationdate").endswith("Z")
     langs = {tuv.get("{http://www.w3.org/XML/1998/namespace}lang") for tuv in tree.iter("tuv")}
     assert langs == {"ru-RU", "nb-NO"}
@@ -110,15 +110,15 @@ def test_translate_toolkit_reads_back_exactly_our_pairs(tmx_file):
 
 
 def hypomnema_python():
-    python = os.environ.get("ALIGNER_HYPOMNEMA_PYTHON")
+    python = os.environ.get("SENTALIGNER_HYPOMNEMA_PYTHON")
     venv = Path(__file__).resolve().parents[1] / ".ci" / "hypomnema-venv" / "bin" / "python"
     if python:
         return python
     if venv.exists():
         return str(venv)
-    if os.environ.get("ALIGNER_REQUIRE_HYPOMNEMA") == "1":
+    if os.environ.get("SENTALIGNER_REQUIRE_HYPOMNEMA") == "1":
         pytest.fail("the hypomnema round trip must run here: no reader Python found")
-    pytest.skip("hypomnema needs Python >= 3.13: run .ci/run or set ALIGNER_HYPOMNEMA_PYTHON")
+    pytest.skip("hypomnema needs Python >= 3.13: run .ci/run or set SENTALIGNER_HYPOMNEMA_PYTHON")
 
 
 HYPOMNEMA_READER = """
@@ -206,7 +206,7 @@ def test_a_pair_repeated_with_the_same_texts_is_written_once_unless_asked(tmp_pa
 
 
 def test_a_segment_trados_would_refuse_is_flagged_and_warned_of(tmp_path):
-    from aligner.score import link_flags
+    from sentaligner.score import link_flags
 
     long_src = " ".join(["Министр иностранных дел провёл переговоры с коллегой."] * 40)
     long_tgt = " ".join(["Utenriksministeren hadde samtaler med sin kollega."] * 40)
@@ -335,7 +335,7 @@ def test_a_full_standard_output_is_a_one_line_error(tmp_path, command):
     write_jsonl(links, seed_records())
     args = [part.format(links=links, gold=gold) for part in command]
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-c", "from aligner.cli import main; main()", *args],
+        done = subprocess.run([sys.executable, "-c", "from sentaligner.cli import main; main()", *args],
                               stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 4
     assert done.stderr.strip() == "Error: standard output: cannot write: No space left on device"

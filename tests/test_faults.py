@@ -1,5 +1,5 @@
-"""Faults a long `aligner batch` run meets: `kill -9` at random points, SIGTERM or SIGINT to the
-parent alone, an OUTDIR that turns read-only mid-run, a full disk, and four `aligner align`
+"""Faults a long `sentaligner batch` run meets: `kill -9` at random points, SIGTERM or SIGINT to the
+parent alone, an OUTDIR that turns read-only mid-run, a full disk, and four `sentaligner align`
 sharing one cache folder. Each case ends with no live process of the run (psutil), no partial
 output file, and a rerun whose merged corpus is byte-identical to an uninterrupted run's.
 
@@ -27,7 +27,7 @@ psutil = pytest.importorskip("psutil")
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = 6
-RUN_MARKER = "ALIGNER_FAULT_CASE"  # in the environment of every process of a case's run
+RUN_MARKER = "SENTALIGNER_FAULT_CASE"  # in the environment of every process of a case's run
 STOP_LIMIT = 30.0  # seconds a stopped run may take to be gone (the figure itself is a benchmark's)
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ class Scene:
                 for k, name in enumerate(["izvestia", "ria"] * (JOBS // 2))]
         self.manifest = folder / "manifest.jsonl"
         self.manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-        self.env = {**os.environ, "ALIGNER_CACHE_DIR": str(folder / "cache")}
+        self.env = {**os.environ, "SENTALIGNER_CACHE_DIR": str(folder / "cache")}
         assert self.batch(folder / "whole", "whole").wait(timeout=600) == 0  # and the cache is warm
         self.corpus = (folder / "whole" / "corpus.ru-nb.jsonl").read_bytes()
         assert len(self.corpus.splitlines()) > JOBS * 10
@@ -62,7 +62,7 @@ class Scene:
         self.seconds = time.monotonic() - started  # of a run with a warm cache, as the cases have
 
     def batch(self, outdir: Path, label: str) -> subprocess.Popen:
-        """`aligner batch` into OUTDIR; its processes carry RUN_MARKER=label in their environment."""
+        """`sentaligner batch` into OUTDIR; its processes carry RUN_MARKER=label in their environment."""
         return subprocess.Popen(scene_command(self, outdir), cwd=ROOT, env={**self.env, RUN_MARKER: label},
                                 stderr=subprocess.PIPE, text=True)
 
@@ -194,7 +194,8 @@ def full_disk(scene: Scene, prefix: list[str], label: str = "full disk (a 96 KiB
 
 
 def scene_command(scene: Scene, outdir: Path) -> list[str]:
-    return [sys.executable, "-m", "aligner", "batch", str(scene.manifest), "-o", str(outdir), "--workers", "2", "-q"]
+    return [sys.executable, "-m", "sentaligner", "batch", str(scene.manifest), "-o", str(outdir), "--workers", "2",
+            "-q"]
 
 
 def _in_namespace(scene: Scene, prefix: list[str], script: str, outdir: Path, label: str) -> Case:
@@ -213,9 +214,9 @@ def _in_namespace(scene: Scene, prefix: list[str], script: str, outdir: Path, la
 
 
 def shared_cache(scene: Scene, processes: int = 4) -> tuple[list[int], list[str], list[bytes]]:
-    """`processes` `aligner align` at once on one new cache folder: exit codes, stderr, outputs."""
+    """`processes` `sentaligner align` at once on one new cache folder: exit codes, stderr, outputs."""
     cache = scene.folder / "shared-cache"
-    runs = [subprocess.Popen([sys.executable, "-m", "aligner", "align", str(FIXTURES / "izvestia.ru.txt"),
+    runs = [subprocess.Popen([sys.executable, "-m", "sentaligner", "align", str(FIXTURES / "izvestia.ru.txt"),
                               str(FIXTURES / "izvestia.nb.txt"), "--cache", str(cache), "-q", "-o",
                               str(scene.folder / f"shared-{k}.jsonl")], cwd=ROOT, env=scene.env,
                              stderr=subprocess.PIPE, text=True) for k in range(processes)]
@@ -260,7 +261,8 @@ def test_a_second_run_on_the_same_outdir_is_refused_naming_the_first(scene):
     second = scene.batch(outdir, "held-second")
     _, stderr = second.communicate(timeout=300)
     first_alive = first.poll() is None
-    assert second.returncode == 4 and stderr.startswith(f"Error: {outdir}: in use by aligner batch (pid {first.pid}")
+    assert second.returncode == 4
+    assert stderr.startswith(f"Error: {outdir}: in use by sentaligner batch (pid {first.pid}")
     assert len(stderr.splitlines()) == 1 and first_alive
     assert first.wait(timeout=600) == 0
     assert (outdir / "corpus.ru-nb.jsonl").read_bytes() == scene.corpus

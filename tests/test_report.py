@@ -10,10 +10,10 @@ import shutil
 import pytest
 from test_export import seed_records
 
-from aligner.channel import route_posts, unpaired_record
-from aligner.ingest import read_channel
-from aligner.report import build_report, link_marks, summarize
 from helpers import SEED, one_line_error, run_cli
+from sentaligner.channel import route_posts, unpaired_record
+from sentaligner.ingest import read_channel
+from sentaligner.report import build_report, link_marks, summarize
 
 
 def test_marks_against_gold():
@@ -48,7 +48,7 @@ def write_jsonl(path, records):
 
 
 def channel_result(folder):
-    """A channel OUTDIR as `aligner channel` leaves it: the seed's links, and as unpaired its eight
+    """A channel OUTDIR as `sentaligner channel` leaves it: the seed's links, and as unpaired its eight
     English forwards (routed for real) and the Barentsburg post that found no Norwegian version."""
     posts = read_channel(SEED)
     unpaired = route_posts(posts).unpaired
@@ -58,7 +58,7 @@ def channel_result(folder):
     folder.mkdir()
     write_jsonl(folder / "corpus.jsonl", seed_records())
     write_jsonl(folder / "unpaired.jsonl", unpaired)
-    summary = {"signature": "aligner-test|ru-nb", "posts": 14, "pairs": 3, "unpaired": len(unpaired)}
+    summary = {"signature": "sentaligner-test|ru-nb", "posts": 14, "pairs": 3, "unpaired": len(unpaired)}
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return unpaired
 
@@ -96,7 +96,7 @@ def browser_or_skip():
     except ImportError:
         chromium = None
     if not chromium:
-        if os.environ.get("ALIGNER_REQUIRE_BROWSER") == "1":
+        if os.environ.get("SENTALIGNER_REQUIRE_BROWSER") == "1":
             pytest.fail("the browser test must run here: chromium or playwright is missing")
         pytest.skip("needs chromium and playwright (.ci/run installs both)")
     return chromium
@@ -218,7 +218,7 @@ def test_report_errors(tmp_path):
     result_dir.mkdir()
     (result_dir / "corpus.jsonl").write_text((tmp_path / "links.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     for summary, fragment in (("{", "not JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-                              ("[1]", "not a summary aligner wrote")):
+                              ("[1]", "not a summary sentaligner wrote")):
         (result_dir / "summary.json").write_text(summary, encoding="utf-8")
         one_line_error(run_cli("report", result_dir, "-o", tmp_path / "new.html"), 2, fragment)
     assert not (tmp_path / "new.html").exists()

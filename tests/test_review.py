@@ -1,8 +1,8 @@
-"""`aligner review` and `aligner apply`: the corrections file checked against the result it was
+"""`sentaligner review` and `sentaligner apply`: the corrections file checked against the result it was
 made for, applied to real links; the page driven in headless Chromium by mouse and by keyboard
 alone, kept in the browser's storage, and saved through `--serve`.
 
-The result reviewed is `fixtures/izvestia.ru-nb.jsonl`, what `aligner align izvestia.ru.txt
+The result reviewed is `fixtures/izvestia.ru-nb.jsonl`, what `sentaligner align izvestia.ru.txt
 izvestia.nb.txt -f jsonl` wrote: it links the untranslated "Ранее схожие заявления делались в Осло."
 (source 2) into `[1,2]:[1]`, the error the browser tests correct."""
 
@@ -18,9 +18,9 @@ import pytest
 from test_export import HYPOMNEMA_READER, TMX14_DTD, hypomnema_python
 from test_report import browser_or_skip, channel_result
 
-from aligner.errors import AlignerError
-from aligner.review import ReviewServer, apply_corrections, check_corrections, read_corrections, read_result
 from helpers import FIXTURES, one_line_error, run_cli
+from sentaligner.errors import AlignerError
+from sentaligner.review import ReviewServer, apply_corrections, check_corrections, read_corrections, read_result
 
 RESULT = FIXTURES / "izvestia.ru-nb.jsonl"
 RECORDS = [json.loads(line) for line in RESULT.read_text(encoding="utf-8").splitlines()]
@@ -40,7 +40,7 @@ def corrections_for(result, changes):
     links = [{"src_ids": r["src_ids"], "tgt_ids": r["tgt_ids"], "status": "unreviewed"} for r in document.records]
     for position, replacement in sorted(changes.items(), reverse=True):
         links[position:position + 1] = replacement
-    return {"format": "aligner-corrections", "version": 1, "result_sha256": result.sha256, "reviewer": "Kari",
+    return {"format": "sentaligner-corrections", "version": 1, "result_sha256": result.sha256, "reviewer": "Kari",
             "saved": "2026-12-03T10:00:00Z",
             "documents": [{"src_post_id": None, "tgt_post_id": None, "links": links}]}
 
@@ -137,7 +137,7 @@ def test_a_channel_result_is_reviewed_by_post_pair_and_new_links_keep_their_post
     (tmp_path / "corpus" / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
     result = read_result(tmp_path / "corpus")
     assert [document.key for document in result.documents] == [(None, None, None), (None, 1412, 1413)]
-    corrections = {"format": "aligner-corrections", "version": 1, "result_sha256": result.sha256,
+    corrections = {"format": "sentaligner-corrections", "version": 1, "result_sha256": result.sha256,
                    "documents": [{"src_post_id": d.key[1], "tgt_post_id": d.key[2],
                                   "links": [{"src_ids": r["src_ids"], "tgt_ids": r["tgt_ids"], "status": "unreviewed"}
                                             for r in d.records]} for d in result.documents]}
@@ -162,7 +162,7 @@ def test_a_batch_result_is_reviewed_by_job(tmp_path):
     (tmp_path / "batch" / "corpus.ru-nb.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
     result = read_result(tmp_path / "batch")
     assert [document.key for document in result.documents] == [("a", None, None), ("b", None, None)]
-    corrections = {"format": "aligner-corrections", "version": 1, "result_sha256": result.sha256,
+    corrections = {"format": "sentaligner-corrections", "version": 1, "result_sha256": result.sha256,
                    "documents": [{"job": d.key[0], "links": [{"src_ids": r["src_ids"], "tgt_ids": r["tgt_ids"],
                                                               "status": "unreviewed"} for r in d.records]}
                                  for d in result.documents]}
@@ -327,7 +327,7 @@ def test_served_review_saves_beside_the_result_and_refuses_strangers(tmp_path):
         token = server.token
         assert request("GET", "/")[0] == 403 and request("GET", "/?token=wrong")[0] == 403
         assert request("GET", f"/?token={token}", host="attacker.example:80")[0] == 403
-        status, answer = request("POST", f"/save?token={token}", body=b'{"format": "aligner-corrections"}')
+        status, answer = request("POST", f"/save?token={token}", body=b'{"format": "sentaligner-corrections"}')
         assert status == 400 and b"corrections version" in answer
         assert not (tmp_path / "links.corrections.json").exists()
         with sync_playwright() as playwright:
@@ -361,7 +361,8 @@ def test_review_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path):
     import urllib.request
 
     shutil.copy(RESULT, tmp_path / "links.jsonl")
-    process = subprocess.Popen([sys.executable, "-m", "aligner", "review", str(tmp_path / "links.jsonl"), "--serve"],
+    process = subprocess.Popen([sys.executable, "-m", "sentaligner", "review", str(tmp_path / "links.jsonl"),
+                                "--serve"],
                                stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         lines = [process.stderr.readline() for _ in range(3)]
@@ -496,7 +497,7 @@ def test_calibrate_fits_a_score_on_corrected_links(tmp_path):
 
 @pytest.mark.slow
 def test_the_fixture_is_what_align_writes_today():
-    """These tests and README's walkthrough start from the fixture: when aligner links the
+    """These tests and README's walkthrough start from the fixture: when sentaligner links the
     commentary otherwise, write the fixture anew and check the walkthrough."""
     result = run_cli("align", FIXTURES / "izvestia.ru.txt", FIXTURES / "izvestia.nb.txt", "-f", "jsonl", "-q")
     assert result.exit_code == 0, result.output

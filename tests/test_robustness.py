@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aligner.errors import AlignerError
-from aligner.ingest import read_channel
 from helpers import FIXTURES, SEED, one_line_error, run_cli
+from sentaligner.errors import AlignerError
+from sentaligner.ingest import read_channel
 
-PROPERTY_SETTINGS = settings(max_examples=int(os.environ.get("ALIGNER_PROPERTY_EXAMPLES", "40")), deadline=None,
+PROPERTY_SETTINGS = settings(max_examples=int(os.environ.get("SENTALIGNER_PROPERTY_EXAMPLES", "40")), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -273,8 +273,8 @@ def test_convert_on_arbitrary_json_lines(tmp_path_factory, records, fmt):
 
 @pytest.mark.slow
 def test_interrupted_channel_leaves_nothing_and_the_rerun_reuses_the_cache(tmp_path, monkeypatch):
-    import aligner.cli
-    from aligner.embed import load_encoder
+    import sentaligner.cli
+    from sentaligner.embed import load_encoder
 
     real = load_encoder("e5-small")
 
@@ -292,12 +292,12 @@ def test_interrupted_channel_leaves_nothing_and_the_rerun_reuses_the_cache(tmp_p
             return real.encode(texts)
 
     cache, outdir = tmp_path / "cache", tmp_path / "out"
-    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: Interrupted())
+    monkeypatch.setattr(sentaligner.cli, "load_encoder", lambda name, workload=None: Interrupted())
     result = run_cli("channel", SEED, "-o", outdir, "--cache", cache)
     assert result.exit_code != 0 and Interrupted.calls == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no OUTDIR, no temp folder
 
-    monkeypatch.setattr(aligner.cli, "load_encoder", lambda name, workload=None: real)
+    monkeypatch.setattr(sentaligner.cli, "load_encoder", lambda name, workload=None: real)
     result = ends_cleanly(run_cli("channel", SEED, "-o", outdir, "--cache", cache))
     assert result.exit_code == 0
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
@@ -308,7 +308,7 @@ def test_interrupted_channel_leaves_nothing_and_the_rerun_reuses_the_cache(tmp_p
 @pytest.mark.slow
 def test_sigterm_during_channel_cleans_up(tmp_path):
     outdir, cache = tmp_path / "out", tmp_path / "cache"
-    process = subprocess.Popen([sys.executable, "-m", "aligner.cli", "channel", str(SEED), "-o", str(outdir),
+    process = subprocess.Popen([sys.executable, "-m", "sentaligner.cli", "channel", str(SEED), "-o", str(outdir),
                                 "--cache", str(cache), "-q"], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (cache / "embeddings.sqlite3").exists() and time.monotonic() < deadline:

@@ -5,9 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from aligner.errors import InputError, ModelError
-from aligner.evaluate import auroc, calibration_error, gold_after_replacement, link_labels, reliability, replaced_units
-from aligner.score import (
+from helpers import FIXTURES, run_cli
+from sentaligner.errors import InputError, ModelError
+from sentaligner.evaluate import (
+    auroc,
+    calibration_error,
+    gold_after_replacement,
+    link_labels,
+    reliability,
+    replaced_units,
+)
+from sentaligner.score import (
     FEATURES,
     RECOMMENDED_MIN_SCORE,
     check_calibration,
@@ -15,7 +23,6 @@ from aligner.score import (
     predict,
     read_calibration,
 )
-from helpers import FIXTURES, run_cli
 
 
 def test_auroc_reliability_and_calibration_error_on_hand_computed_cases():
@@ -106,15 +113,15 @@ def test_calibrate_needs_triples_and_a_gold_with_wrong_links(tmp_path):
 # ---- on real posts (slow: the bundled encoder) ----
 
 def _align_changed(ru, nb, e5, store):
-    from aligner.pipeline import align_units, split_units
+    from sentaligner.pipeline import align_units, split_units
 
     return align_units(split_units(ru, "ru", False), split_units(nb, "nb", False), e5, "ru", "nb", store=store)
 
 
 @pytest.mark.slow
 def test_an_unrelated_sentence_falls_below_the_recommended_threshold(e5):
-    from aligner.embed import EmbeddingStore
-    from aligner.segment import split_sentences
+    from sentaligner.embed import EmbeddingStore
+    from sentaligner.segment import split_sentences
 
     ru = (FIXTURES / "izvestia.ru.txt").read_text(encoding="utf-8")
     nb = (FIXTURES / "izvestia.nb.txt").read_text(encoding="utf-8")

@@ -3,8 +3,8 @@ Norwegian, every line break a hard boundary)."""
 
 import pytest
 
-from aligner.segment import split_sentences
 from helpers import FIXTURES, SEED
+from sentaligner.segment import split_sentences
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_line_breaks_are_hard_boundaries():
 @pytest.mark.parametrize("name", ["izvestia.nb.txt", "ria.nb.txt"])
 def test_a_long_line_splits_as_pysbd_splits_it_whole(name):
     """A line past LONG_LINE goes through pysbd in windows; the sentences are the same."""
-    from aligner.segment import LONG_LINE, _pysbd_segmenter
+    from sentaligner.segment import LONG_LINE, _pysbd_segmenter
 
     line = " ".join((FIXTURES / name).read_text(encoding="utf-8").split())
     line = " ".join([line] * (3 * LONG_LINE // len(line) + 2))

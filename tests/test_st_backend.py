@@ -37,7 +37,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_loads_from_a_path_and_embeds_normalized_vectors(tiny_model):
-    from aligner.embed import load_encoder
+    from sentaligner.embed import load_encoder
 
     encoder = load_encoder("st:" + tiny_model)
     vectors = encoder.encode(["россия и норвегия", "norge og russland", "россия и норвегия"])

@@ -1,4 +1,4 @@
-"""Command line: `aligner align` and `aligner eval`. Options are parsed here; the work is done
+"""Command line: `sentaligner align` and `sentaligner eval`. Options are parsed here; the work is done
 by the stage modules."""
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ ENCODING_OPTION = click.option(
 
 cache_options = _stack([
     click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
-                 help="Folder of the embedding cache (default: ALIGNER_CACHE_DIR or ~/.cache/aligner)."),
+                 help="Folder of the embedding cache (default: SENTALIGNER_CACHE_DIR or ~/.cache/sentaligner)."),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
 ])
 
@@ -145,7 +145,7 @@ score_options = _stack([  # align and channel
                  help=f"Leave out links scored below this; {RECOMMENDED_MIN_SCORE} keeps the links more likely "
                       "right than wrong."),
     click.option("--calibration", type=click.Path(dir_okay=False), callback=_calibration, metavar="FILE",
-                 help="Score with this calibration (from `aligner calibrate`) instead of the model's."),
+                 help="Score with this calibration (from `sentaligner calibrate`) instead of the model's."),
 ])
 
 
@@ -216,7 +216,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
-@click.version_option(__version__, prog_name="aligner")
+@click.version_option(__version__, prog_name="sentaligner")
 def main():
     """Sentence alignment of a text and its translation, with a quality score on every link."""
     if threading.current_thread() is threading.main_thread():
@@ -241,7 +241,7 @@ def _terminate(signum, frame):
 @click.option("--keep-empty", is_flag=True,
               help="With --presplit, keep empty lines as units (always aligned as skips).")
 @click.option("--model", default="e5-small", show_default=True,
-              help="Encoder: a name from models/ (`aligner models list`; NAME@BACKEND picks a backend) "
+              help="Encoder: a name from models/ (`sentaligner models list`; NAME@BACKEND picks a backend) "
                    "or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge,
               show_default=True, help="Most sentences in one link, both sides together.")
@@ -316,7 +316,7 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
               help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable; "
                    "corpus.jsonl is always written).")
 @click.option("--model", default="e5-small", show_default=True,
-              help="Encoder: a name from models/ (`aligner models list`; NAME@BACKEND picks a backend) "
+              help="Encoder: a name from models/ (`sentaligner models list`; NAME@BACKEND picks a backend) "
                    "or st:NAME_OR_PATH (sentence-transformers).")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
               help="Most sentences in one link, both sides together.")
@@ -325,7 +325,7 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @score_options
 @force_and_locale_options("ru-RU", "nb-NO")
 @KEEP_DUPLICATES_OPTION
-@click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `aligner report`).")
+@click.option("--report", "with_report", is_flag=True, help="Also write report.html (see `sentaligner report`).")
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
@@ -420,7 +420,7 @@ def report(result, output, gold, title, force):
               show_default=True, help="For channel rows, as for channel.")
 @score_options
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: Ray Data (pip install \"aligner[ray]\").")
+              help="local: worker processes on this machine; ray: Ray Data (pip install \"sentaligner[ray]\").")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (local) or embedding actors (ray); default: the CPU count.")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
@@ -496,7 +496,7 @@ def batch_summary(summary, outdir) -> str:
 def review(result, output, serve, port, title, force):
     """Check and correct RESULT's links in the browser: merge, split, mark untranslated, move a
     boundary, confirm, reject, all from the keyboard. RESULT: links in JSONL (`align -f jsonl`),
-    a `channel` OUTDIR or a `batch` OUTDIR. Save gives a corrections file for `aligner apply`."""
+    a `channel` OUTDIR or a `batch` OUTDIR. Save gives a corrections file for `sentaligner apply`."""
     from .review import ReviewServer, corrections_path, review_page_path, write_review  # here: --help stays quick
 
     with user_errors():
@@ -520,7 +520,7 @@ def review(result, output, serve, port, title, force):
         check_outputs([output], force)
         read = write_review(result, output, title=title, force=force)
     click.echo(f"wrote {output} ({read.links} links); its Save button "
-               f"downloads {corrections_path(result).name} for `aligner apply`", err=True)
+               f"downloads {corrections_path(result).name} for `sentaligner apply`", err=True)
 
 
 @main.command(name="apply")
@@ -530,9 +530,9 @@ def review(result, output, serve, port, title, force):
 @click.option("--tgt-lang", default="nb", show_default=True, callback=_lang, help="Language of the tgt texts.")
 @output_options
 def apply(corrections, result, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_locale, keep_duplicates):
-    """Write RESULT's links with the CORRECTIONS saved by `aligner review`: edited and confirmed
+    """Write RESULT's links with the CORRECTIONS saved by `sentaligner review`: edited and confirmed
     links get score 1.0 and the flag `reviewed`, rejected ones are left out. The output is valid
-    gold for `aligner eval` and `aligner calibrate`."""
+    gold for `sentaligner eval` and `sentaligner calibrate`."""
     from .review import apply_corrections, describe, read_corrections, read_result
 
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
@@ -557,7 +557,7 @@ def apply(corrections, result, src_lang, tgt_lang, fmt, output, force, src_local
               help="With --show: the sentences, one a line, of a single GOLD TEST pair's two sides.")
 def evaluate(files, as_json, with_errors, show, texts):
     """Score alignments against gold: GOLD TEST [GOLD TEST ...], in Vecalign format (TEST also as
-    aligner's JSONL or TSV)."""
+    sentaligner's JSONL or TSV)."""
     if len(files) % 2:
         raise click.UsageError("give GOLD TEST pairs: an even number of files")
     with user_errors():
@@ -683,7 +683,7 @@ def calibration_summary(examples) -> str:
 
 @main.group()
 def models():
-    """The encoders aligner knows (models/) and the torch build of the bundled one."""
+    """The encoders sentaligner knows (models/) and the torch build of the bundled one."""
 
 
 @models.command(name="list")
@@ -707,9 +707,9 @@ def list_models(as_json):
                    f"{row['prefix'].strip() or '-':10} {row['dimension'] or '?':>4}  "
                    f"{'yes' if row['calibrated'] else 'no'}")
     built = [row["name"] for row in rows if "torch" in row["backends"] and "torch" not in row["available"]]
-    needs = "" if torch_available() else " (needs torch and sentence-transformers: pip install \"aligner[st]\")"
+    needs = "" if torch_available() else " (needs torch and sentence-transformers: pip install \"sentaligner[st]\")"
     for name in built:
-        click.echo(f"{name}: `aligner models build {name}`{needs} adds the faster torch backend.", err=True)
+        click.echo(f"{name}: `sentaligner models build {name}`{needs} adds the faster torch backend.", err=True)
 
 
 @models.command(name="build")

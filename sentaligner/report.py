@@ -11,6 +11,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def plots(records: Sequence[Mapping[str, Any]], marks: list[str] | None) -> dict
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.hashsalt": "aligner", "svg.fonttype": "none", "font.size": 9})
+    matplotlib.rcParams.update({"svg.hashsalt": "sentaligner", "svg.fonttype": "none", "font.size": 9})
     from matplotlib.figure import Figure
 
     def chart(title: str, xlabel: str | None, ylabel: str, size=(4.2, 2.6)):
@@ -137,7 +138,7 @@ def write_report(result: str | Path, output: str | Path, *, gold: str | Path | N
         if summary_path.is_file():
             summary = parse_json(read_text(summary_path), str(summary_path))
             if not isinstance(summary, dict):
-                raise InputError(f"{summary_path}: not a summary aligner wrote")
+                raise InputError(f"{summary_path}: not a summary sentaligner wrote")
             signature = summary.get("signature") if isinstance(summary.get("signature"), str) else None
             extra = channel_facts(summary)
     records = list(read_link_records(source))
@@ -242,124 +243,26 @@ def build_report(records: Sequence[Mapping[str, Any]], *, title: str = "Alignmen
         mark_col='<col class="mark">' if marks else "",
         post_col='<col class="post">' if with_posts else "",
         post_header='<th data-key="post">posts</th>' if with_posts else "",
-        limit=TABLE_ROWS, data=json_for_script(rows), style=_STYLE, script=_SCRIPT)
+        limit=TABLE_ROWS, data=json_for_script(rows), style=asset("report.css"), script=asset("report.js"))
 
 
-_STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1400px;padding:1em 2em;color:#222}
-h1{font-size:1.5em;margin:.2em 0} h2{font-size:1.15em;margin:1.2em 0 .4em}
-.signature{color:#666;font:12px monospace;word-break:break-all}
-table.facts th,table.scores th{text-align:left;padding-right:1em;font-weight:600}
-table.scores td{padding:0 .8em;font-variant-numeric:tabular-nums}
-.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{margin:0}.plot svg{max-width:100%;height:auto}
-.controls{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.5em 0}
-#links{border-collapse:collapse;width:100%;table-layout:fixed}
-#links th{position:sticky;top:0;background:#eee;text-align:left;padding:4px;user-select:none}
-#links th[data-key]{cursor:pointer}#links th[data-key]:hover{background:#ddd}
-#links th[aria-sort=ascending]::after{content:" ▲"}#links th[aria-sort=descending]::after{content:" ▼"}
-.legend{color:#444;margin:.3em 0}.swatch{display:inline-block;width:1.6em;height:1em;vertical-align:middle}
-table.unpaired{border-collapse:collapse;width:100%}
-table.unpaired th{text-align:left;background:#eee;padding:4px}
-table.unpaired td{border-top:1px solid #ddd;padding:4px;vertical-align:top}
-table.unpaired td.text{white-space:pre-wrap;overflow-wrap:anywhere}
-#links td{border-top:1px solid #ddd;padding:4px;vertical-align:top;overflow-wrap:anywhere;white-space:pre-wrap}
-#links col.num{width:4em}#links col.ids{width:5.5em}#links col.type{width:3.5em}#links col.score{width:4.5em}
-#links col.flags{width:8em}#links col.post{width:7em}#links col.mark{width:4.5em}
-.flag{display:inline-block;background:#fde2c4;border-radius:3px;padding:0 3px;margin:1px;font-size:11px}
-.mark-wrong{color:#c0392b;font-weight:600}.mark-partial{color:#b7791f}.mark-right{color:#3a7d44}
-#shown{color:#555}
-"""
 
-_SCRIPT = """
-const rows = JSON.parse(document.getElementById('link-data').textContent);
-const body = document.querySelector('#links tbody');
-const limit = Number(document.getElementById('links').dataset.limit);
-const withPosts = rows.some(r => r.post);
-let sortKey = 'n', sortDir = 1;
-function colour(score) {
-  if (score === null || score === undefined) return '';
-  return 'hsl(' + Math.round(120 * score) + ',70%,88%)';
-}
-function cell(text, cls) {
-  const td = document.createElement('td');
-  if (cls) td.className = cls;
-  td.textContent = text;
-  return td;
-}
-function legend() {
-  const scale = document.getElementById('score-scale');
-  for (let i = 0; i <= 10; i++) {
-    const swatch = document.createElement('span');
-    swatch.className = 'swatch';
-    swatch.style.background = colour(i / 10);
-    swatch.title = (i / 10).toFixed(1);
-    scale.appendChild(swatch);
-  }
-}
-function render() {
-  document.querySelectorAll('#links th[data-key]').forEach(th => {
-    if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
-    else th.removeAttribute('aria-sort');
-  });
-  const min = Number(document.getElementById('min-score').value);
-  const max = Number(document.getElementById('max-score').value);
-  const query = document.getElementById('search').value.toLowerCase();
-  const flagged = document.getElementById('flagged').checked;
-  let shown = rows.filter(r => {
-    const s = r.score === null ? 0 : r.score;
-    if (s < min || s > max) return false;
-    if (flagged && !r.flags.length && r.mark !== 'wrong' && r.mark !== 'partial') return false;
-    return !query || r.src.toLowerCase().includes(query) || r.tgt.toLowerCase().includes(query);
-  });
-  shown.sort((a, b) => {
-    const x = a[sortKey], y = b[sortKey];
-    if (x === y) return a.n - b.n;
-    if (x === null || x === undefined) return 1;
-    if (y === null || y === undefined) return -1;
-    return (x < y ? -1 : 1) * sortDir;
-  });
-  document.getElementById('shown').textContent =
-    shown.length + ' of ' + rows.length + ' links' + (shown.length > limit ? ' (first ' + limit + ' drawn)' : '');
-  const fragment = document.createDocumentFragment();
-  for (const r of shown.slice(0, limit)) {
-    const tr = document.createElement('tr');
-    tr.style.background = colour(r.score);
-    tr.appendChild(cell(String(r.n)));
-    if (withPosts) tr.appendChild(cell(r.post || ''));
-    tr.appendChild(cell(r.s));
-    tr.appendChild(cell(r.t));
-    tr.appendChild(cell(r.type));
-    tr.appendChild(cell(r.score === null ? '' : r.score.toFixed(3)));
-    const flags = cell('');
-    for (const f of r.flags) { const span = document.createElement('span'); span.className = 'flag'; span.textContent = f; flags.appendChild(span); }
-    tr.appendChild(flags);
-    if (r.mark) tr.appendChild(cell(r.mark, 'mark-' + r.mark));
-    tr.appendChild(cell(r.src));
-    tr.appendChild(cell(r.tgt));
-    fragment.appendChild(tr);
-  }
-  body.replaceChildren(fragment);
-}
-document.querySelectorAll('#links th[data-key]').forEach(th => th.addEventListener('click', () => {
-  const key = th.dataset.key;
-  sortDir = sortKey === key ? -sortDir : 1;
-  sortKey = key;
-  render();
-}));
-for (const id of ['min-score', 'max-score', 'search', 'flagged']) {
-  document.getElementById(id).addEventListener('input', render);
-}
-legend();
-render();
-"""
 
-# The start of every page aligner writes (report, review): a str.format template.
+@cache
+def asset(name: str) -> str:
+    """A file of sentaligner/assets/, the pages' CSS and JavaScript, read once."""
+    from importlib.resources import files
+
+    return files("sentaligner").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+# The start of every page sentaligner writes (report, review): a str.format template.
 PAGE_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="aligner {version}">
+<meta name="generator" content="sentaligner {version}">
 <title>{title}</title>
 <style>{style}</style>
 </head>

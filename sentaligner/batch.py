@@ -1,4 +1,4 @@
-"""Many documents in one run (`aligner batch`): a manifest of jobs, each aligned on its own and
+"""Many documents in one run (`sentaligner batch`): a manifest of jobs, each aligned on its own and
 its result written the moment it is done, so that a rerun skips what is done and a stopped run
 loses at most the jobs in flight.
 
@@ -10,7 +10,7 @@ one file per language pair and format (`corpus.ru-nb.jsonl`, ...), `summary.json
 
 Engines: `local` (this process, or a pool of worker processes each loading the encoder once)
 and `ray` (Ray Data: sentences embedded in an actor pool, each job aligned in a map task, on a
-local Ray or a cluster). Both call `run_job` / `align_units` as `aligner align` does, so their
+local Ray or a cluster). Both call `run_job` / `align_units` as `sentaligner align` does, so their
 links are the same."""
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class Settings:
         used = self.calibration or encoder_calibration
         calibration = (hashlib.blake2b(json.dumps(used, sort_keys=True).encode(), digest_size=8).hexdigest()
                        if used else "none")
-        return (f"aligner-{__version__}|{encoder_signature}|max_merge={self.max_merge}|skip={AlignParams().skip_cost}"
+        return (f"sentaligner-{__version__}|{encoder_signature}|max_merge={self.max_merge}"
+                f"|skip={AlignParams().skip_cost}"
                 f"|min_score={self.min_score}|calibration={calibration}|force_lang={self.force_lang}"
                 f"|pair_threshold={self.pair_threshold}")
 
@@ -299,7 +300,7 @@ class Prepared:
 
 
 def prepare(job: Job, settings: Settings) -> Prepared:
-    """Read and split a document job's two texts (as `aligner align` does)."""
+    """Read and split a document job's two texts (as `sentaligner align` does)."""
     assert job.src and job.tgt
     src_text, tgt_text = read_text(job.src), read_text(job.tgt)
     if not settings.force_lang:
@@ -386,7 +387,7 @@ def _die_with_parent(parent: int) -> None:
 
     if os.getppid() != parent:  # it ended before the guard was set
         os._exit(INTERRUPTED)
-    threading.Thread(target=watch, name="aligner-parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="sentaligner-parent-watch", daemon=True).start()
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -411,7 +412,7 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
         for job, key in jobs:
             yield run_job(job, key, worker_encoder(settings.model), settings, outdir)
         return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # here: `aligner --help` stays quick
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # here: `sentaligner --help` stays quick
     from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
@@ -447,7 +448,7 @@ def check_ray() -> None:
     try:
         import ray.data  # noqa: F401
     except ImportError:
-        raise UsageError('--engine ray needs Ray Data: pip install "aligner[ray]"') from None
+        raise UsageError('--engine ray needs Ray Data: pip install "sentaligner[ray]"') from None
 
 
 def run_ray(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path, workers: int,
@@ -468,7 +469,7 @@ def run_ray(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path, w
                  log_to_driver=False, logging_level=logging.ERROR)
     try:
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # aligner shows its own
+        context.enable_progress_bars = False  # sentaligner shows its own
         context.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)
         # The actor's settings as class attributes: constructor arguments would sit in the object store.
@@ -600,7 +601,7 @@ def run_batch(manifest: str | Path, outdir: str | Path, settings: Settings, *, s
         outdir.mkdir(exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write here: {exc.strerror or exc}") from None
-    with hold_folder(outdir, "aligner batch"):
+    with hold_folder(outdir, "sentaligner batch"):
         (outdir / "jobs").mkdir(exist_ok=True)
         for temp in (outdir / "jobs").glob(".*.tmp"):  # a killed run's half-written files
             temp.unlink(missing_ok=True)

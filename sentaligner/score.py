@@ -1,7 +1,7 @@
 """Quality score in [0, 1] and flags for every link.
 
 The score is the product of two small logistic models over features of the link (`FEATURES`),
-fitted per encoder on gold alignments (`aligner calibrate`) and stored with the encoder's
+fitted per encoder on gold alignments (`sentaligner calibrate`) and stored with the encoder's
 description in `models/`, so that it estimates the chance that the link is right:
 
 - *match*, for a pair only: do the two sides translate each other at all? From the normalized
@@ -124,7 +124,7 @@ def check_calibration(calibration: dict, source: str) -> dict:
 
 
 def read_calibration(path: str) -> dict:
-    """The calibration in a file written by `aligner calibrate`."""
+    """The calibration in a file written by `sentaligner calibrate`."""
     from .errors import AlignerError, InputError
     from .ingest import parse_json, read_text
 

@@ -130,7 +130,7 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], path: Path) -> int:
 
 def export_links(records: Iterable[Mapping[str, Any]], output: str | Path | None, fmt: str,
                  options: ExportOptions | None = None, force: bool = False) -> ExportStats:
-    """Write link records (see `aligner.pipeline.link_record`) in `fmt`, streaming."""
+    """Write link records (see `sentaligner.pipeline.link_record`) in `fmt`, streaming."""
     options = options or ExportOptions()
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -235,9 +235,9 @@ def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options:
     now = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     written: dict[str, int] = {}  # tuid -> times written
     header = etree.Element("header", {
-        "creationtool": "aligner", "creationtoolversion": __version__,
+        "creationtool": "sentaligner", "creationtoolversion": __version__,
         "creationdate": now,
-        "segtype": "sentence", "o-tmf": "aligner", "adminlang": "en-US",
+        "segtype": "sentence", "o-tmf": "sentaligner", "adminlang": "en-US",
         "srclang": src_locale, "datatype": "plaintext"})
     if options.signature:
         etree.SubElement(header, "prop", type="x-signature").text = _xml_text(options.signature, stats)
@@ -300,7 +300,7 @@ def check_parquet() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise UsageError('parquet needs pyarrow: pip install "aligner[parquet]"') from None
+        raise UsageError('parquet needs pyarrow: pip install "sentaligner[parquet]"') from None
 
 
 def write_parquet(records: Iterable[Mapping[str, Any]], path: Path | None, options: ExportOptions,

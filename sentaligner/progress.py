@@ -1,10 +1,9 @@
 """Progress of long work on stderr: a bar on a terminal (rich); elsewhere (a log file, a pipe, CI)
-a line every ALIGNER_PROGRESS_INTERVAL seconds (10 by default) while the work goes on, naming
+a line every SENTALIGNER_PROGRESS_INTERVAL seconds (10 by default) while the work goes on, naming
 the stage under way, so that a long run is seen to be alive; nothing with --quiet."""
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -15,13 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from .version import environment
+
 DEFAULT_INTERVAL = 10.0
 
 
 def line_interval() -> float:
-    """Seconds between two progress lines off a terminal (ALIGNER_PROGRESS_INTERVAL, else 10)."""
+    """Seconds between two progress lines off a terminal (SENTALIGNER_PROGRESS_INTERVAL, else 10)."""
     try:
-        return max(0.05, float(os.environ.get("ALIGNER_PROGRESS_INTERVAL", DEFAULT_INTERVAL)))
+        return max(0.05, float(environment("PROGRESS_INTERVAL") or DEFAULT_INTERVAL))
     except ValueError:
         return DEFAULT_INTERVAL
 
@@ -60,7 +61,7 @@ class StageProgress:
             self._bar.__enter__()
             self._task = self._bar.add_task(self.name, total=None, detail="")
         else:
-            self._thread = threading.Thread(target=self._lines, name="aligner-progress", daemon=True)
+            self._thread = threading.Thread(target=self._lines, name="sentaligner-progress", daemon=True)
             self._thread.start()
         return self
 
@@ -91,7 +92,7 @@ class StageProgress:
     def line(self) -> str:
         count = f" {self.done:,}/{self.total:,}" if self.total is not None else ""
         extra = f"; {self.extra}" if self.extra else ""
-        return f"aligner: {self.name}{count}{extra} ({time.monotonic() - self.started:.0f} s)"
+        return f"sentaligner: {self.name}{count}{extra} ({time.monotonic() - self.started:.0f} s)"
 
     def _lines(self) -> None:
         while not self._stop.wait(self.interval):

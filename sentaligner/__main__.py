@@ -1,8 +1,8 @@
-"""The `aligner` command (`python -m aligner`): cli.main, with Ctrl-C at any moment, start-up
+"""The `sentaligner` command (`python -m sentaligner`): cli.main, with Ctrl-C at any moment, start-up
 included, ending it with one line.
 
 An interrupted command then ends by SIGINT itself, as Python does for an unhandled Ctrl-C: the
-shell reports status 130, and a shell loop running `aligner` stops instead of going on to its
+shell reports status 130, and a shell loop running `sentaligner` stops instead of going on to its
 next turn. Output files are already cleaned up when the interrupt unwinds the writing code."""
 
 import os

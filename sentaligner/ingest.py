@@ -240,7 +240,7 @@ def read_unpaired_posts(path: str | Path) -> list[dict]:
     for where, record in read_json_lines(path):
         for key in ("reason", "text"):
             if not _is_text(record.get(key)):
-                raise InputError(f"{where}: {key!r} must be a string (not an unpaired post aligner wrote)")
+                raise InputError(f"{where}: {key!r} must be a string (not an unpaired post sentaligner wrote)")
         posts.append(record)
     return posts
 

