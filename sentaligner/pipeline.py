@@ -11,9 +11,9 @@ from typing import NotRequired, TypedDict
 import numpy as np
 
 from .dp import AlignParams, ExactSpans, Link, align_vectors
-from .embed import EmbeddingStore, Encoder, load_encoder
+from .embed import EmbeddingStore, Encoder
 from .errors import InputError
-from .language import language_mismatch, normalize_lang
+from .language import language_mismatch
 from .score import (
     FEATURES,
     UNTRANSLATED_MAX_SCORE,
@@ -245,22 +245,6 @@ def _unit_vectors(texts: list[str], store: EmbeddingStore) -> np.ndarray:
     vectors = np.zeros((len(texts), embedded.shape[1]), dtype=embedded.dtype)
     vectors[content] = embedded
     return vectors
-
-
-def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb",
-          model: str | Encoder = "e5-small", presplit: bool = False,
-          max_merge: int = DEFAULT_MAX_MERGE) -> AlignmentResult:
-    """Align two texts (a post and its translation) and score every link.
-
-    >>> from sentaligner import align
-    >>> result = align(russian_text, norwegian_text)
-    >>> result.links[0]["type"], result.links[0]["score"]
-    """
-    src_lang, tgt_lang = normalize_lang(src_lang), normalize_lang(tgt_lang)
-    encoder = load_encoder(model) if isinstance(model, str) else model
-    params = AlignParams(max_merge=max_merge)
-    return align_units(split_units(src, src_lang, presplit), split_units(tgt, tgt_lang, presplit),
-                       encoder, src_lang, tgt_lang, params)
 
 
 # ---- Calibration data: links of documents with gold, labelled ----
