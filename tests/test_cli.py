@@ -326,3 +326,13 @@ def test_eval_errors_counts_each_kind_and_shows_the_sentences(tmp_path):
     one_line_error(run_cli("eval", FIXTURES / "izvestia.ru-nb.gold", tmp_path / "test.txt", tmp_path / "test.txt",
                            tmp_path / "test.txt", "--texts", tmp_path / "ru.txt", tmp_path / "nb.txt"), 2,
                    "single GOLD TEST pair")
+
+
+def test_the_environment_names_before_the_rename_are_still_read(monkeypatch, tmp_path):
+    from sentaligner.embed import default_cache_dir
+
+    monkeypatch.delenv("SENTALIGNER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("ALIGNER_CACHE_DIR", str(tmp_path / "old"))
+    assert default_cache_dir() == tmp_path / "old"
+    monkeypatch.setenv("SENTALIGNER_CACHE_DIR", str(tmp_path / "new"))
+    assert default_cache_dir() == tmp_path / "new"

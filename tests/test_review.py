@@ -86,6 +86,17 @@ def test_apply_writes_edited_and_confirmed_links_reviewed_and_leaves_out_rejecte
     assert applied.records == expected_corrected_links()[:-1] + [confirmed]
 
 
+def test_corrections_saved_by_aligner_0_3_are_applied(tmp_path):
+    """Before the rename the page saved `"format": "aligner-corrections"`; apply takes them."""
+    result = read_result(RESULT)
+    corrections = corrections_for(result, {4: [{"src_ids": [5], "tgt_ids": [4], "status": "rejected"}]})
+    corrections["format"] = "aligner-corrections"
+    (tmp_path / "old.json").write_text(json.dumps(corrections), encoding="utf-8")
+    applied = run_cli("apply", tmp_path / "old.json", RESULT, "-f", "jsonl", "-o", tmp_path / "fixed.jsonl")
+    assert applied.exit_code == 0, applied.output
+    assert len((tmp_path / "fixed.jsonl").read_text(encoding="utf-8").splitlines()) == 28
+
+
 @pytest.mark.parametrize("mangle, fragment", [
     (lambda c: c.update(result_sha256="0" * 64), "saved for other links"),
     (lambda c: c.update(format="tmx"), "not a corrections file"),
