@@ -21,6 +21,7 @@ from .batch import Settings as BatchSettings
 from .batch import count_rows, run_batch
 from .channel import FORMATS as CHANNEL_FORMATS
 from .channel import align_channel, write_channel
+from .documents import LINE_BREAKS
 from .dp import AlignParams
 from .embed import (
     DiskCache,
@@ -45,6 +46,7 @@ from .pipeline import (
     calibration_examples,
     check_languages,
     check_size,
+    read_units,
     split_units,
     texts_to_embed,
 )
@@ -115,6 +117,12 @@ def _encoding(ctx, param, value: str | None) -> str | None:
     return info.name
 
 
+LINE_BREAKS_OPTION = click.option(
+    "--line-breaks", type=click.Choice(LINE_BREAKS), default="auto", show_default=True,
+    help="Plain text: every line break is a boundary (line), a blank line separates paragraphs and a "
+         "single break is a wrap (paragraph), or chosen per file from its line lengths and endings (auto, "
+         "said on stderr). Documents (DOCX, ODT, EPUB, HTML, Markdown, subtitles, PDF) keep their own "
+         "paragraphs.")
 ENCODING_OPTION = click.option(
     "--encoding", callback=_encoding, metavar="NAME",
     help="Read the input in this encoding (e.g. cp1251, koi8-r, latin-1); default UTF-8, or a "
@@ -240,6 +248,7 @@ def _terminate(signum, frame):
               help="Inputs hold one sentence per line; 0-based line numbers are the ids.")
 @click.option("--keep-empty", is_flag=True,
               help="With --presplit, keep empty lines as units (always aligned as skips).")
+@LINE_BREAKS_OPTION
 @click.option("--model", default="e5-small", show_default=True,
               help="Encoder: a name from models/ (`sentaligner models list`; NAME@BACKEND picks a backend) "
                    "or st:NAME_OR_PATH (sentence-transformers).")
@@ -250,8 +259,9 @@ def _terminate(signum, frame):
 @ENCODING_OPTION
 @cache_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model, max_merge, min_score, calibration, fmt,
-          output, force, src_locale, tgt_locale, keep_duplicates, encoding, cache_dir, no_cache, quiet):
+def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, line_breaks, model, max_merge, min_score,
+          calibration, fmt, output, force, src_locale, tgt_locale, keep_duplicates, encoding, cache_dir, no_cache,
+          quiet):
     """Align the sentences of SRC and TGT."""
     options = ExportOptions(src_lang, tgt_lang, src_locale, tgt_locale, keep_duplicates=keep_duplicates)
     if min_score and fmt == "vecalign":
@@ -259,12 +269,10 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, model,
     with user_errors(), StageProgress(quiet, "reading") as progress:
         check_outputs(output_paths(output, fmt, options), force)
         notes: list[str] = []
-        src_text, tgt_text = read_text(src, encoding, notes), read_text(tgt, encoding, notes)
+        src_text, src_units = read_units(src, src_lang, presplit, keep_empty, encoding, line_breaks, notes)
+        tgt_text, tgt_units = read_units(tgt, tgt_lang, presplit, keep_empty, encoding, line_breaks, notes)
         if not force_lang:
             check_languages(src, src_text, src_lang, tgt, tgt_text, tgt_lang)
-        progress.stage("splitting sentences")
-        src_units = split_units(src_text, src_lang, presplit, keep_empty)
-        tgt_units = split_units(tgt_text, tgt_lang, presplit, keep_empty)
         check_size(src_units, tgt_units)
         distinct = texts_to_embed(src_units, tgt_units)
         progress.stage("loading the encoder")

@@ -77,7 +77,7 @@ def _codec(data: bytes, name: str | Path, encoding: str | None, complete: bool =
     return min(candidates, key=lambda match: _case_breaks(str(match)[:100_000])).encoding, True
 
 
-def _note_detected(notes: list[str] | None, path: str | Path, codec: str) -> None:
+def note_detected(notes: list[str] | None, path: str | Path, codec: str) -> None:
     if notes is not None:
         notes.append(f"{path}: not UTF-8; read as {codec} (detected; --encoding forces another)")
 
@@ -126,7 +126,7 @@ def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | 
         data = path.read_bytes()
     text, detected = decode(data, path, encoding)
     if detected:
-        _note_detected(notes, path, detected)
+        note_detected(notes, path, detected)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(f"{path}: is empty")
@@ -307,7 +307,7 @@ def stream_lines(path: str | Path, encoding: str | None = None, notes: list[str]
         raise InputError(f"{path}: is empty")
     codec, detected = _codec(sample, path, encoding, complete=len(sample) < _SAMPLE_BYTES)
     if detected:
-        _note_detected(notes, path, codec)
+        note_detected(notes, path, codec)
     number = 0
     with reading(path, "a text file"), open(path, "rb") as raw:
         stream = io.TextIOWrapper(raw, encoding=codec, newline=None)

@@ -10,9 +10,11 @@ from typing import NotRequired, TypedDict
 
 import numpy as np
 
+from .documents import Document, read_document
 from .dp import AlignParams, ExactSpans, Link, align_vectors
 from .embed import EmbeddingStore, Encoder
 from .errors import InputError
+from .ingest import read_text
 from .language import language_mismatch
 from .score import (
     FEATURES,
@@ -37,10 +39,13 @@ Stage = Callable[[str, int | None], Callable[[int], None]]
 
 @dataclass
 class Units:
-    """One side's alignment units: texts and the ids they are reported under."""
+    """One side's alignment units: texts and the ids they are reported under; for a document
+    read by blocks (documents.py), also each unit's place and block number."""
 
     texts: list[str]
     ids: list[int]
+    where: list[str] | None = None
+    blocks: list[int] | None = None
 
 
 _CONTENT = re.compile(r"[^\W_]")
@@ -80,6 +85,38 @@ def split_units(text: str, lang: str, presplit: bool, keep_empty: bool = False) 
     return Units([s.text for s in sentences], list(range(len(sentences))))
 
 
+def read_units(path: str, lang: str, presplit: bool = False, keep_empty: bool = False, encoding: str | None = None,
+               line_breaks: str = "auto", notes: list[str] | None = None) -> tuple[str, Units]:
+    """A file's text (for the language check) and its units: with `presplit` its lines; else its
+    blocks (a document's paragraphs, headings, cells, cues; plain text's lines or paragraphs, as
+    `line_breaks` says) split into sentences. How the file was read goes into `notes`."""
+    if presplit:
+        text = read_text(path, encoding, notes)
+        return text, split_units(text, lang, True, keep_empty)
+    document = read_document(path, encoding, line_breaks, notes)
+    if notes is not None:
+        if document.format != "text":
+            notes.append(f"{path}: {document.format.upper()}, {len(document.blocks)} blocks")
+        elif line_breaks == "auto":
+            how = "wraps inside paragraphs" if document.line_breaks == "paragraph" else "boundaries"
+            notes.append(f"{path}: line breaks read as {how} (--line-breaks auto chose {document.line_breaks})")
+    return "\n".join(block.text for block in document.blocks), document_units(document, lang)
+
+
+def document_units(document: Document, lang: str) -> Units:
+    """The sentences of a document's blocks, numbered in reading order, each with its block's
+    place. Plain text read line by line carries no places: its units are `split_units`' own."""
+    texts, where, blocks = [], [], []
+    for number, block in enumerate(document.blocks):
+        for sentence in split_sentences(block.text, lang):
+            texts.append(sentence.text)
+            where.append(block.where)
+            blocks.append(number)
+    if document.format == "text" and document.line_breaks == "line":
+        return Units(texts, list(range(len(texts))))
+    return Units(texts, list(range(len(texts))), where, blocks)
+
+
 class LinkRecord(TypedDict):
     """One link as it is written out (export.py) and read back (ingest.read_link_records)."""
 
@@ -93,6 +130,8 @@ class LinkRecord(TypedDict):
     flags: NotRequired[list[str]]  # score.document_flags
     src_sentences: NotRequired[list[str]]  # a merged side's units, one by one (`sentaligner review` splits with them)
     tgt_sentences: NotRequired[list[str]]
+    src_where: NotRequired[str]  # a document's units: the places of their blocks (`p 12`, `table 1 r2 c3`)
+    tgt_where: NotRequired[str]
 
 
 class ChannelLink(LinkRecord):
@@ -145,6 +184,9 @@ def link_record(src: Units, tgt: Units, link: Link, score: float) -> LinkRecord:
         record["src_sentences"] = [src.texts[i] for i in link.src]
     if len(link.tgt) > 1:
         record["tgt_sentences"] = [tgt.texts[j] for j in link.tgt]
+    for side, units, ids in (("src", src, link.src), ("tgt", tgt, link.tgt)):
+        if units.where is not None and ids:
+            record[f"{side}_where"] = ", ".join(dict.fromkeys(units.where[i] for i in ids))  # type: ignore[literal-required]
     return record
 
 
