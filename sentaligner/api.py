@@ -21,10 +21,19 @@ from .embed import Encoder, load_encoder
 from .errors import UsageError
 from .export import FORMATS, ExportOptions, ExportStats, export_links
 from .files import atomic_output
-from .ingest import read_channel, read_text
+from .ingest import read_channel
 from .language import normalize_lang
 from .pair import PairParams
-from .pipeline import DEFAULT_MAX_MERGE, LinkRecord, align_units, check_languages, check_size, split_units
+from .pipeline import (
+    DEFAULT_MAX_MERGE,
+    LinkRecord,
+    Units,
+    align_units,
+    check_languages,
+    check_size,
+    read_units,
+    split_units,
+)
 from .report import build_report, channel_facts
 
 if TYPE_CHECKING:
@@ -130,6 +139,11 @@ def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb", mod
     from `sentaligner calibrate`, read with `sentaligner.score.read_calibration`."""
     src_lang, tgt_lang = normalize_lang(src_lang), normalize_lang(tgt_lang)
     src_units, tgt_units = split_units(src, src_lang, presplit), split_units(tgt, tgt_lang, presplit)
+    return _aligned(src_units, tgt_units, src_lang, tgt_lang, model, max_merge, calibration)
+
+
+def _aligned(src_units: Units, tgt_units: Units, src_lang: str, tgt_lang: str, model: str | Encoder, max_merge: int,
+             calibration: dict | None) -> Alignment:
     check_size(src_units, tgt_units)
     encoder = _encoder(model, sum(map(len, src_units.texts + tgt_units.texts)))
     result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, AlignParams(max_merge=max_merge),
@@ -139,15 +153,18 @@ def align(src: str, tgt: str, *, src_lang: str = "ru", tgt_lang: str = "nb", mod
 
 def align_files(src: str | Path, tgt: str | Path, *, src_lang: str = "ru", tgt_lang: str = "nb",
                 model: str | Encoder = "e5-small", presplit: bool = False, max_merge: int = DEFAULT_MAX_MERGE,
-                calibration: dict | None = None, encoding: str | None = None, force_lang: bool = False) -> Alignment:
-    """Align two text files as `sentaligner align` does: read (UTF-8, or `encoding`, or a legacy
-    encoding detected), checked to be in their languages unless `force_lang`, then `align`."""
+                calibration: dict | None = None, encoding: str | None = None, force_lang: bool = False,
+                line_breaks: str = "auto") -> Alignment:
+    """Align two files as `sentaligner align` does: plain text (UTF-8, or `encoding`, or a legacy
+    encoding detected; its line breaks read as `line_breaks` says) or a document (DOCX, ODT,
+    EPUB, HTML, Markdown, SRT/VTT, PDF), checked to be in their languages unless `force_lang`.
+    A document's links carry their places (`src_where`, `tgt_where`)."""
     src_lang, tgt_lang = normalize_lang(src_lang), normalize_lang(tgt_lang)
-    src_text, tgt_text = read_text(src, encoding), read_text(tgt, encoding)
+    src_text, src_units = read_units(str(src), src_lang, presplit, encoding=encoding, line_breaks=line_breaks)
+    tgt_text, tgt_units = read_units(str(tgt), tgt_lang, presplit, encoding=encoding, line_breaks=line_breaks)
     if not force_lang:
         check_languages(str(src), src_text, src_lang, str(tgt), tgt_text, tgt_lang)
-    return align(src_text, tgt_text, src_lang=src_lang, tgt_lang=tgt_lang, model=model, presplit=presplit,
-                 max_merge=max_merge, calibration=calibration)
+    return _aligned(src_units, tgt_units, src_lang, tgt_lang, model, max_merge, calibration)
 
 
 def align_channel(source: str | Path, *, model: str | Encoder = "e5-small", max_merge: int = DEFAULT_MAX_MERGE,

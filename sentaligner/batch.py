@@ -40,10 +40,10 @@ from .embed import EmbeddingStore, Encoder, load_encoder
 from .errors import INTERRUPTED, AlignerError, InputError, OutputError, UsageError
 from .export import ExportOptions, ExportStats, check_parquet, export_links, write_jsonl
 from .files import LOCK_NAME, atomic_output, hold_folder
-from .ingest import check_text_file, parse_json, read_channel, read_link_records, read_text
+from .ingest import check_text_file, parse_json, read_channel, read_link_records
 from .language import normalize_lang
 from .pair import PairParams
-from .pipeline import Units, align_units, check_languages, check_size, split_units, texts_to_embed
+from .pipeline import Units, align_units, check_languages, check_size, read_units, texts_to_embed
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ class Settings:
     calibration: dict | None = None
     force_lang: bool = False
     pair_threshold: float = PairParams().threshold
+    line_breaks: str = "auto"
 
     def signature(self, encoder_signature: str, encoder_calibration: dict | None = None) -> str:
         """Everything but the inputs that makes a job's links what they are; the calibration is
@@ -106,7 +107,7 @@ class Settings:
         return (f"sentaligner-{__version__}|{encoder_signature}|max_merge={self.max_merge}"
                 f"|skip={AlignParams().skip_cost}"
                 f"|min_score={self.min_score}|calibration={calibration}|force_lang={self.force_lang}"
-                f"|pair_threshold={self.pair_threshold}")
+                f"|pair_threshold={self.pair_threshold}|line_breaks={self.line_breaks}")
 
 
 @dataclass
@@ -302,10 +303,10 @@ class Prepared:
 def prepare(job: Job, settings: Settings) -> Prepared:
     """Read and split a document job's two texts (as `sentaligner align` does)."""
     assert job.src and job.tgt
-    src_text, tgt_text = read_text(job.src), read_text(job.tgt)
+    src_text, src = read_units(job.src, job.src_lang, job.presplit, line_breaks=settings.line_breaks)
+    tgt_text, tgt = read_units(job.tgt, job.tgt_lang, job.presplit, line_breaks=settings.line_breaks)
     if not settings.force_lang:
         check_languages(job.src, src_text, job.src_lang, job.tgt, tgt_text, job.tgt_lang)
-    src, tgt = split_units(src_text, job.src_lang, job.presplit), split_units(tgt_text, job.tgt_lang, job.presplit)
     check_size(src, tgt)
     return Prepared(src, tgt)
 

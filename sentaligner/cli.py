@@ -281,6 +281,7 @@ def align(src, tgt, src_lang, tgt_lang, force_lang, presplit, keep_empty, line_b
         result = align_units(src_units, tgt_units, encoder, src_lang, tgt_lang, params,
                              embedding_store(encoder, cache_dir, no_cache, None), calibration, stage=progress.stage)
         options.signature = str(result.signature)
+        options.document = Path(src).name
         kept = [link for link in result.links if link["score"] >= min_score]
         progress.stage("writing", None)
         written = write_output(kept, output, fmt, options, force)
@@ -421,6 +422,7 @@ def report(result, output, gold, title, force):
 @click.option("--pair-by-stem", is_flag=True,
               help="MANIFEST is a folder: pair its *.SRC_LANG and *.TGT_LANG files by name.")
 @click.option("--force-lang", is_flag=True, help="As for align: no language check of the texts.")
+@LINE_BREAKS_OPTION
 @click.option("--model", default="e5-small", show_default=True, help="Encoder, as for align.")
 @click.option("--max-merge", type=click.IntRange(2, 12), default=AlignParams().max_merge, show_default=True,
               help="Most sentences in one link, both sides together.")
@@ -439,15 +441,15 @@ def report(result, output, gold, title, force):
 @click.option("--force", is_flag=True, help="Redo every job, even those done by an earlier run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 @click.pass_context
-def batch(ctx, manifest, outdir, formats, src_lang, tgt_lang, pair_by_stem, force_lang, model, max_merge,
-          pair_threshold, min_score, calibration, engine, workers, ray_address, gpus_per_worker, keep_duplicates,
-          force, quiet):
+def batch(ctx, manifest, outdir, formats, src_lang, tgt_lang, pair_by_stem, force_lang, line_breaks, model,
+          max_merge, pair_threshold, min_score, calibration, engine, workers, ray_address, gpus_per_worker,
+          keep_duplicates, force, quiet):
     """Align many documents: every job of MANIFEST (JSONL, CSV or TSV rows of id, src, tgt,
     src_lang, tgt_lang, presplit, or channel; or a folder with --pair-by-stem), each written as
     soon as it is done. A rerun skips the jobs done with the same inputs and settings."""
     if engine == "local" and (ray_address or gpus_per_worker):
         raise click.UsageError("--ray-address and --gpus-per-worker go with --engine ray")
-    settings = BatchSettings(model, max_merge, min_score, calibration, force_lang, pair_threshold)
+    settings = BatchSettings(model, max_merge, min_score, calibration, force_lang, pair_threshold, line_breaks)
     workers = workers or os.cpu_count() or 1
     with user_errors(), batch_progress(quiet, manifest, pair_by_stem) as advance:
         summary = run_batch(manifest, outdir, settings, src_lang=src_lang, tgt_lang=tgt_lang,

@@ -19,7 +19,7 @@ from .language import normalize_locale
 from .score import LONG_SEGMENT_CHARS, is_long_segment
 from .version import __version__
 
-FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses", "parquet")
+FORMATS = ("tsv", "jsonl", "vecalign", "tmx", "moses", "parquet", "xlsx")
 TSV_COLUMNS = ("src_ids", "tgt_ids", "type", "score", "similarity", "src", "tgt", "flags")
 
 # What XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); everything else is removed.
@@ -30,7 +30,8 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Record fields written as TMX properties, in this order.
 _TMX_PROPS = (("score", "x-score"), ("similarity", "x-similarity"), ("type", "x-link-type"),
               ("src_ids", "x-src-ids"), ("tgt_ids", "x-tgt-ids"), ("flags", "x-flags"),
-              ("src_post_id", "x-src-post-id"), ("tgt_post_id", "x-tgt-post-id"), ("date", "x-date"))
+              ("src_post_id", "x-src-post-id"), ("tgt_post_id", "x-tgt-post-id"), ("date", "x-date"),
+              ("src_where", "x-src-where"), ("tgt_where", "x-tgt-where"))
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ExportOptions:
     src_locale: str | None = None  # TMX language codes; default the full locale of the language
     tgt_locale: str | None = None
     signature: str = ""  # how the links were made, kept in the TMX header
+    document: str = ""  # the source document's name: TMX `file` prop (with the place as `id`, OmegaT's context)
     keep_duplicates: bool = False  # TMX: write a pair repeated with the same texts every time
 
     def locales(self) -> tuple[str, str]:
@@ -82,6 +84,7 @@ class ExportStats:
 
 
 _PAIRS_ONLY = {"tmx": "TMX holds", "moses": "Moses files hold", "parquet": "the Parquet file holds"}
+XLSX_COLUMNS = ("source", "target", "score", "flags", "where")
 
 
 def _counted(count: int, noun: str) -> str:
@@ -93,12 +96,14 @@ def output_paths(output: str | Path | None, fmt: str, options: ExportOptions) ->
     if output is None or str(output) == "-":
         if fmt == "moses":
             raise UsageError("moses writes two files: give -o PREFIX (writes PREFIX.ru and PREFIX.nb)")
-        if fmt == "parquet":
-            raise UsageError("parquet is a binary file: give -o FILE")
+        if fmt in ("parquet", "xlsx"):
+            raise UsageError(f"{fmt} is a binary file: give -o FILE")
         return None
     output = Path(output)
     if fmt == "parquet":
         check_parquet()
+    if fmt == "xlsx":
+        check_xlsx()
     if fmt == "moses":
         if options.src_lang == options.tgt_lang:
             raise UsageError("moses needs two different languages for its two file names")
@@ -146,6 +151,9 @@ def export_links(records: Iterable[Mapping[str, Any]], output: str | Path | None
             _write_tmx(records, stream, options, stats)
     elif fmt == "parquet":
         write_parquet(records, target, options, stats, force)
+    elif fmt == "xlsx":
+        with atomic_output(target, force, binary=True) as stream:
+            _write_xlsx(records, stream, stats)
     else:
         with atomic_output(target, force) as stream:
             stats.written = write_links(records, stream, fmt)
@@ -267,6 +275,11 @@ def _write_tmx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], options:
                         fields = {**record, "flags": flags if "long_segment" in flags else [*flags, "long_segment"]}
                     unit = etree.Element("tu", tuid=f"{unit_id}-{times + 1}" if times else unit_id,
                                          creationdate=now, changedate=now)
+                    document = options.document or record.get("job")
+                    context = (("file", document), ("id", record.get("src_where"))) if document else ()
+                    for prop_type, value in context:
+                        if value not in (None, ""):
+                            etree.SubElement(unit, "prop", type=prop_type).text = _xml_text(str(value), stats)
                     for key, prop_type in _TMX_PROPS:
                         if fields.get(key) not in (None, "", []):
                             prop = etree.SubElement(unit, "prop", type=prop_type)
@@ -292,6 +305,7 @@ def parquet_schema(src_lang: str, tgt_lang: str):
         ("translation", pa.struct([(src_lang, pa.string()), (tgt_lang, pa.string())])),
         ("score", pa.float64()), ("similarity", pa.float64()), ("type", pa.string()),
         ("src_ids", pa.list_(pa.int64())), ("tgt_ids", pa.list_(pa.int64())), ("flags", pa.list_(pa.string())),
+        ("src_where", pa.string()), ("tgt_where", pa.string()),
     ])
 
 
@@ -325,7 +339,8 @@ def write_parquet(records: Iterable[Mapping[str, Any]], path: Path | None, optio
                          "translation": {options.src_lang: record["src"], options.tgt_lang: record["tgt"]},
                          "score": record.get("score"), "similarity": record.get("similarity"),
                          "type": record.get("type"), "src_ids": record["src_ids"], "tgt_ids": record["tgt_ids"],
-                         "flags": [str(f) for f in flags] if isinstance(flags, list) else []})
+                         "flags": [str(f) for f in flags] if isinstance(flags, list) else [],
+                         "src_where": record.get("src_where"), "tgt_where": record.get("tgt_where")})
             if len(rows) == PARQUET_ROWS_PER_GROUP:
                 writer.write_table(pa.Table.from_pylist(rows, schema))
                 stats.written += len(rows)
@@ -333,3 +348,86 @@ def write_parquet(records: Iterable[Mapping[str, Any]], path: Path | None, optio
         if rows or not stats.written:
             writer.write_table(pa.Table.from_pylist(rows, schema))
             stats.written += len(rows)
+
+
+def check_xlsx() -> None:
+    """A UsageError, before any work, where openpyxl is not installed."""
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise UsageError('xlsx needs openpyxl: pip install "sentaligner[documents]"') from None
+
+
+def _sheet_key(record: Mapping[str, Any]) -> str:
+    """The document a link belongs to: its batch job, or its channel post pair; one sheet each."""
+    if record.get("job") is not None:
+        return str(record["job"])
+    if record.get("src_post_id") is not None or record.get("tgt_post_id") is not None:
+        return f"{record.get('src_post_id', '')}-{record.get('tgt_post_id', '')}"
+    return "links"
+
+
+def _sheet_title(key: str, used: set[str]) -> str:
+    """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = re.sub(r"[\[\]:*?/\\]", "_", key)[:31] or "links"
+    title, n = base, 1
+    while title.lower() in used:
+        n += 1
+        title = f"{base[:31 - len(str(n)) - 1]}~{n}"
+    used.add(title.lower())
+    return title
+
+
+def _write_xlsx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], stats: ExportStats) -> None:
+    """The side-by-side sheet translators review in: a sheet per document, columns XLSX_COLUMNS, a
+    frozen header, wrapped text, and a red-yellow-green colour scale on the score."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.formatting.rule import ColorScaleRule
+    from openpyxl.styles import Alignment, Font
+
+    workbook = Workbook(write_only=True)
+    sheets: dict[str, Any] = {}
+    rows: dict[str, int] = {}
+    used: set[str] = set()
+    wrapped, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
+
+    def sheet_for(key: str):
+        if key not in sheets:
+            sheet = workbook.create_sheet(_sheet_title(key, used))
+            sheet.freeze_panes = "A2"
+            for column, width in zip("ABCDE", (60, 60, 8, 18, 22), strict=True):
+                sheet.column_dimensions[column].width = width
+            header = []
+            for name in XLSX_COLUMNS:
+                cell = WriteOnlyCell(sheet, value=name)
+                cell.font = Font(bold=True)
+                header.append(cell)
+            sheet.append(header)
+            sheets[key], rows[key] = sheet, 1
+        return sheets[key]
+
+    for record in records:
+        key = _sheet_key(record)
+        sheet = sheet_for(key)
+        where = " / ".join(filter(None, (record.get("src_where"), record.get("tgt_where"))))
+        values = (_xml_text(record["src"], stats), _xml_text(record["tgt"], stats), record.get("score"),
+                  ", ".join(map(str, record.get("flags") or [])), where)
+        cells = []
+        for column, value in enumerate(values):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.alignment = wrapped if column < 2 else top
+            if column == 2:
+                cell.number_format = "0.000"
+            cells.append(cell)
+        sheet.append(cells)
+        rows[key] += 1
+        stats.written += 1
+    if not sheets:
+        sheet_for("links")
+    for key, sheet in sheets.items():
+        if rows[key] > 1:
+            sheet.conditional_formatting.add(f"C2:C{rows[key]}", ColorScaleRule(
+                start_type="num", start_value=0, start_color="F8696B", mid_type="num", mid_value=0.5,
+                mid_color="FFEB84", end_type="num", end_value=1, end_color="63BE7B"))
+    workbook.save(stream)
