@@ -259,17 +259,29 @@ def _pdf(path: Path) -> list[Block]:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             raise InputError(f"{path}: an encrypted PDF; save a copy without a password first")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise InputError(f"{path}: not a readable PDF ({exc})") from None
     if not any(page.strip() for page in pages):
         raise InputError(f"{path}: no text layer: run OCR first")
     blocks = []
     for number, page in enumerate(pages, start=1):
-        mode = choose_line_breaks(page)
-        for block in text_blocks(page, mode) if page.strip() else []:
-            blocks.append(Block(block.text, "p", f"page {number} {block.where}"))
+        # The layout keeps a blank line where the page leaves a gap: between paragraphs.
+        chunks = [chunk for chunk in re.split(r"\n\s*\n", page) if chunk.strip()]
+        for paragraph_number, chunk in enumerate(chunks, start=1):
+            blocks.append(Block(_joined_lines(chunk), "p", f"page {number} p {paragraph_number}"))
     return blocks
+
+
+def _joined_lines(chunk: str) -> str:
+    """A PDF paragraph's lines as one: justified spacing collapsed; a line ending in a hyphen
+    after a letter runs on without a space (`norsk-` + `russiske`)."""
+    text = ""
+    for line in (" ".join(line.split()) for line in chunk.split("\n")):
+        if not line:
+            continue
+        text += line if not text or re.search(r"\w-$", text) else " " + line
+    return text
 
 
 # ---- ZIP documents: DOCX, ODT, EPUB ----

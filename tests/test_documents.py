@@ -1,0 +1,277 @@
+"""Documents as translators have them. Each test builds its files with the format's own library
+(python-docx, odfpy, ebooklib, pysubs2, fpdf2, pypdf, openpyxl to read back), holding the RIA
+Novosti comment of seed 000 (six paragraphs a side, hand-made gold), aligns them with
+`sentaligner align` and checks the links against the gold and the places each link carries.
+Bad documents get one line, exit 2, and nothing written."""
+
+import io
+import json
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import FIXTURES, one_line_error, run_cli
+from sentaligner.documents import choose_line_breaks, read_document
+from sentaligner.evaluate import read_alignment
+
+pytestmark = pytest.mark.slow
+GOLD = read_alignment(FIXTURES / "ria.ru-nb.gold")
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def paragraphs(lang):
+    """The six paragraphs of the RIA comment: a title, a question, and the answer."""
+    text = (FIXTURES / f"ria.{lang}.txt").read_text(encoding="utf-8")
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+EXTRA = {"ru": {"cells": ["Норвегия", "Россия"], "note": "Источник: РИА Новости."},
+         "nb": {"cells": ["Norge", "Russland"], "note": "Kilde: RIA Novosti."}}
+
+
+def aligned(tmp_path, src, tgt, *options):
+    result = run_cli("align", src, tgt, "-f", "jsonl", "-o", tmp_path / "links.jsonl", "--force", *options)
+    assert result.exit_code == 0, result.output
+    links = [json.loads(line) for line in (tmp_path / "links.jsonl").read_text(encoding="utf-8").splitlines()]
+    return links, result.output
+
+
+def ids(links):
+    return [(tuple(link["src_ids"]), tuple(link["tgt_ids"])) for link in links]
+
+
+# ---- builders: one file a language, with its own library ----
+
+def build_docx(path, lang):
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    title, *rest = paragraphs(lang)
+    document.add_heading(title, level=1)
+    for paragraph in rest:
+        document.add_paragraph(paragraph)
+    table = document.add_table(rows=1, cols=2)
+    for cell, text in zip(table.rows[0].cells, EXTRA[lang]["cells"], strict=True):
+        cell.text = text
+    document.save(path)
+    add_footnote(path, EXTRA[lang]["note"])
+
+
+def add_footnote(path, text):
+    """A footnote, as Word stores one: word/footnotes.xml, its relationship and content type, and a
+    reference in the last paragraph (python-docx writes no footnotes)."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    parts = dict((name, data) for name, data in ((n, zipfile.ZipFile(path).read(n))
+                                                 for n in zipfile.ZipFile(path).namelist()))
+    parts["word/footnotes.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:footnotes xmlns:w="{w}">'
+        '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+        f'<w:footnote w:id="1"><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:footnote></w:footnotes>').encode()
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/word/footnotes.xml" ContentType="application/vnd.openxmlformats-'
+                     b'officedocument.wordprocessingml.footnotes+xml"/></Types>')
+    parts["word/_rels/document.xml.rels"] = parts["word/_rels/document.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rIdNotes" Type="http://schemas.openxmlformats.org/officeDocument/'
+                             b'2006/relationships/footnotes" Target="footnotes.xml"/></Relationships>')
+    body = parts["word/document.xml"].decode()
+    at = body.rindex("</w:p>")
+    parts["word/document.xml"] = (body[:at] + '<w:r><w:footnoteReference w:id="1"/></w:r>' + body[at:]).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def build_odt(path, lang):
+    pytest.importorskip("odf")
+    from odf.opendocument import OpenDocumentText
+    from odf.text import H, P
+
+    document = OpenDocumentText()
+    title, *rest = paragraphs(lang)
+    document.text.addElement(H(outlinelevel=1, text=title))
+    for paragraph in rest:
+        document.text.addElement(P(text=paragraph))
+    document.save(str(path))
+
+
+def build_epub(path, lang):
+    epub = pytest.importorskip("ebooklib.epub")
+    book = epub.EpubBook()
+    book.set_identifier(f"ria-{lang}")
+    book.set_title("RIA")
+    book.set_language(lang)
+    title, *rest = paragraphs(lang)
+    chapters = [epub.EpubHtml(title="1", file_name="one.xhtml", lang=lang),
+                epub.EpubHtml(title="2", file_name="two.xhtml", lang=lang)]
+    chapters[0].content = f"<h1>{title}</h1>" + "".join(f"<p>{p}</p>" for p in rest[:2])
+    chapters[1].content = "".join(f"<p>{p}</p>" for p in rest[2:])
+    for chapter in chapters:
+        book.add_item(chapter)
+    book.toc = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *chapters]
+    epub.write_epub(str(path), book)
+
+
+def build_html(path, lang):
+    title, *rest = paragraphs(lang)
+    menu = {"ru": "Главная Новости Контакты", "nb": "Hjem Nyheter Kontakt"}[lang]
+    path.write_text(f"<!DOCTYPE html><html><head><title>x</title><style>p {{color: red}}</style></head><body>"
+                    f"<nav><a href='/'>{menu}</a></nav><script>var menu = '{menu}';</script>"
+                    f"<h1>{title}</h1>" + "".join(f"<p>{p}</p>" for p in rest) + "</body></html>", encoding="utf-8")
+
+
+def build_markdown(path, lang):
+    title, *rest = paragraphs(lang)
+    wrapped = ["\n".join(textwrap.wrap(p, 70)) for p in rest]  # Markdown wraps its paragraphs
+    path.write_text(f"# {title}\n\n" + "\n\n".join(wrapped) + "\n", encoding="utf-8")
+
+
+def build_srt(path, lang):
+    pysubs2 = pytest.importorskip("pysubs2")
+    subs = pysubs2.SSAFile()
+    for k, paragraph in enumerate(paragraphs(lang)):
+        subs.append(pysubs2.SSAEvent(start=k * 5000 + 1000, end=k * 5000 + 4000, text=paragraph))
+    subs.save(str(path), format_="srt")
+
+
+def build_pdf(path, lang):
+    fpdf = pytest.importorskip("fpdf")
+    if not FONT.is_file():
+        pytest.skip(f"no {FONT} to write Cyrillic into a PDF")
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    for paragraph in paragraphs(lang):
+        pdf.multi_cell(0, 6, paragraph)  # wraps the paragraph into lines
+        pdf.ln(6)  # and a blank line after it
+    pdf.output(str(path))
+
+
+BUILDERS = {"docx": build_docx, "odt": build_odt, "epub": build_epub, "html": build_html, "md": build_markdown,
+            "srt": build_srt, "pdf": build_pdf}
+# The place of the first two links (the title, the question) in each format.
+FIRST_PLACES = {"docx": ("h1 1", "p 1"), "odt": ("h1 1", "p 1"), "epub": ("chapter 2 h1 1", "chapter 2 p 1"),
+                "html": ("h1 1", "p 1"), "md": ("h1 1", "p 1"), "srt": ("cue 1 00:00:01,000", "cue 2 00:00:06,000"),
+                "pdf": ("page 1 p 1", "page 1 p 2")}
+
+
+@pytest.mark.parametrize("kind", list(BUILDERS))
+def test_each_format_aligns_as_the_gold_says_with_its_places(kind, tmp_path):
+    src, tgt = tmp_path / f"ria-ru.{kind}", tmp_path / f"ria-nb.{kind}"
+    BUILDERS[kind](src, "ru")
+    BUILDERS[kind](tgt, "nb")
+    links, output = aligned(tmp_path, src, tgt)
+    assert ids(links)[:len(GOLD)] == GOLD, output
+    assert (links[0]["src_where"], links[1]["src_where"]) == FIRST_PLACES[kind]
+    assert (links[0]["tgt_where"], links[1]["tgt_where"]) == FIRST_PLACES[kind]
+    assert "Главная" not in json.dumps(links, ensure_ascii=False)  # HTML navigation is not text
+    if kind == "docx":
+        assert ids(links)[len(GOLD):] == [((7,), (8,)), ((8,), (9,)), ((9,), (10,))]
+        assert [link["src_where"] for link in links[len(GOLD):]] == ["table 1 r1 c1", "table 1 r1 c2", "footnote 1"]
+        assert links[-1]["tgt"] == "Kilde: RIA Novosti."
+    else:
+        assert len(links) == len(GOLD)
+
+
+def test_a_pdf_of_only_an_image_says_to_run_ocr(tmp_path):
+    fpdf = pytest.importorskip("fpdf")
+    from PIL import Image
+
+    image = tmp_path / "scan.png"
+    Image.new("RGB", (200, 100), "white").save(image)
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.image(str(image), x=10, y=10, w=100)
+    pdf.output(str(tmp_path / "scan.pdf"))
+    build_html(tmp_path / "b.html", "nb")
+    one_line_error(run_cli("align", tmp_path / "scan.pdf", tmp_path / "b.html", "-o", tmp_path / "out.tsv"), 2,
+                   "no text layer: run OCR first")
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def bad_documents(tmp_path):
+    """(file, what the one-line error says) for each kind of bad document."""
+    cases = []
+    build_docx(tmp_path / "whole.docx", "ru")
+    data = (tmp_path / "whole.docx").read_bytes()
+    (tmp_path / "truncated.docx").write_bytes(data[:len(data) // 2])
+    cases.append(("truncated.docx", "a damaged ZIP archive"))
+    pypdf = pytest.importorskip("pypdf")
+    build_pdf(tmp_path / "open.pdf", "ru")
+    writer = pypdf.PdfWriter(clone_from=str(tmp_path / "open.pdf"))
+    writer.encrypt("secret")
+    writer.write(str(tmp_path / "locked.pdf"))
+    cases.append(("locked.pdf", "an encrypted PDF"))
+    build_epub(tmp_path / "book.epub", "ru")
+    with zipfile.ZipFile(tmp_path / "book.epub") as source, zipfile.ZipFile(tmp_path / "drm.epub", "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        target.writestr("META-INF/encryption.xml", '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:'
+                                                   'container"/>')
+    cases.append(("drm.epub", "an EPUB with DRM"))
+    docx = pytest.importorskip("docx")
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (60, 40), "gray").save(picture, format="PNG")
+    images = docx.Document()
+    images.add_picture(picture)
+    images.save(tmp_path / "images.docx")
+    cases.append(("images.docx", "holds only images, no text: run OCR first"))
+    (tmp_path / "empty.html").write_text("<!DOCTYPE html><html><body><nav>Hjem</nav><script>x()</script></body>"
+                                         "</html>", encoding="utf-8")
+    cases.append(("empty.html", "no text outside navigation, scripts and styles"))
+    return cases
+
+
+def test_bad_documents_get_one_line_exit_2_and_nothing_written(tmp_path):
+    build_html(tmp_path / "good.html", "nb")
+    for name, fragment in bad_documents(tmp_path):
+        out = tmp_path / f"{name}.tsv"
+        one_line_error(run_cli("align", tmp_path / name, tmp_path / "good.html", "-o", out), 2, fragment)
+        assert not out.exists() and not list(tmp_path.glob(f".{out.name}*")), name
+
+
+def test_wrapped_text_gives_the_links_of_the_unwrapped_text(tmp_path):
+    """The Izvestia commentary joined into one paragraph a side, and the same wrapped at 72 columns."""
+    for lang in ("ru", "nb"):
+        joined = " ".join((FIXTURES / f"izvestia.{lang}.txt").read_text(encoding="utf-8").split("\n")).strip()
+        (tmp_path / f"joined.{lang}").write_text(joined + "\n", encoding="utf-8")
+        wrapped = textwrap.fill(joined, 72, break_on_hyphens=False, break_long_words=False)
+        (tmp_path / f"wrapped.{lang}").write_text(wrapped + "\n", encoding="utf-8")
+        assert choose_line_breaks(wrapped) == "paragraph" and choose_line_breaks(joined) == "line"
+    plain, _ = aligned(tmp_path, tmp_path / "joined.ru", tmp_path / "joined.nb")
+    wrapped_links, output = aligned(tmp_path, tmp_path / "wrapped.ru", tmp_path / "wrapped.nb")
+    assert "line breaks read as wraps inside paragraphs (--line-breaks auto chose paragraph)" in output
+    assert [{k: v for k, v in link.items() if not k.endswith("_where")} for link in wrapped_links] == plain
+    by_line, _ = aligned(tmp_path, tmp_path / "wrapped.ru", tmp_path / "wrapped.nb", "--line-breaks", "line")
+    assert len(by_line) > 2 * len(plain)  # every wrap a boundary: fragments
+
+
+def test_the_seed_posts_are_read_line_by_line_as_before():
+    for name in ("izvestia.ru.txt", "izvestia.nb.txt", "ria.ru.txt", "ria.nb.txt"):
+        document = read_document(FIXTURES / name, line_breaks="auto")
+        assert document.line_breaks == "line"
+
+
+def test_xlsx_is_the_side_by_side_sheet(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    build_docx(tmp_path / "a.docx", "ru")
+    build_docx(tmp_path / "b.docx", "nb")
+    result = run_cli("align", tmp_path / "a.docx", tmp_path / "b.docx", "-f", "xlsx", "-o", tmp_path / "links.xlsx")
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(tmp_path / "links.xlsx").active
+    assert [cell.value for cell in sheet[1]] == ["source", "target", "score", "flags", "where"]
+    assert sheet.freeze_panes == "A2" and sheet["A2"].alignment.wrap_text
+    assert sheet["E2"].value == "h1 1 / h1 1" and sheet["E11"].value == "footnote 1 / footnote 1"
+    assert sheet["B11"].value == "Kilde: RIA Novosti." and 0.5 < sheet["C11"].value <= 1
+    rules = [rule for ranges in sheet.conditional_formatting for rule in ranges.rules]
+    assert [rule.type for rule in rules] == ["colorScale"]
+    tmx = run_cli("align", tmp_path / "a.docx", tmp_path / "b.docx", "-f", "tmx", "-o", tmp_path / "links.tmx")
+    assert tmx.exit_code == 0
+    text = (tmp_path / "links.tmx").read_text(encoding="utf-8")
+    assert '<prop type="file">a.docx</prop>' in text and '<prop type="id">table 1 r1 c1</prop>' in text
