@@ -4,9 +4,10 @@ whose line breaks are boundaries (`line`), or wraps inside blank-line paragraphs
 
 The format is chosen by content: the first bytes (`%PDF-`, a ZIP), a ZIP's `mimetype` entry or
 its parts, the start of the text (`WEBVTT`, an SRT cue, an HTML tag); only Markdown, which is
-plain text too, is told by its name (.md) as well. Libraries (extra `documents`): python-docx,
-pysubs2, pypdf; ODT and EPUB are read with zipfile and lxml, HTML with lxml and Markdown with
-markdown-it-py (both installed with sentaligner)."""
+plain text too, is told by its name (.md) as well. DOCX, ODT and EPUB are read with zipfile and
+lxml (a DOCX body streamed, so a long book is never held whole), HTML with lxml and Markdown with
+markdown-it-py (all installed with sentaligner); subtitles with pysubs2 and PDF with pypdf (the
+extra `documents`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ LINE_BREAKS = ("auto", "line", "paragraph")
 INSTALL = 'pip install "sentaligner[documents]"'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """A paragraph, heading, list item, table cell, caption, footnote or subtitle cue."""
 
@@ -304,77 +305,94 @@ def _zipped(path: Path) -> tuple[str, list[Block]]:
             if mimetype == _ODT or (not mimetype and "content.xml" in names):
                 return "odt", _odt(path, archive)
             if "word/document.xml" in names:
-                return "docx", _docx(path)
+                return "docx", _docx(path, archive)
         except (zipfile.BadZipFile, EOFError, KeyError) as exc:
             raise InputError(f"{path}: a damaged ZIP archive ({exc})") from None
     what = "an XLSX workbook" if "xl/workbook.xml" in names else "a ZIP archive"
     raise InputError(f"{path}: {what}, not a document (DOCX, ODT or EPUB)")
 
 
-def _docx(path: Path) -> list[Block]:
-    try:
-        import docx
-        from docx.table import Table
-        from docx.text.paragraph import Paragraph
-    except ImportError:
-        raise UsageError(f"{path}: a DOCX needs python-docx: {INSTALL}") from None
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx(path: Path, archive: zipfile.ZipFile) -> list[Block]:
+    """The body of word/document.xml, streamed (iterparse; each paragraph or table dropped once
+    read), then the footnotes. Headings, captions and list items are told by their styles."""
     from lxml import etree
 
-    try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises several kinds for a broken package
-        raise InputError(f"{path}: not a readable DOCX ({exc})") from None
+    styles = _docx_styles(archive)
     blocks: list[Block] = []
     counters: dict[str, int] = {}
     tables = 0
+    drawings = False
 
     def add(kind: str, text: str, level: int = 0) -> None:
         text = " ".join(text.split())
-        if not text:
-            return
-        key = f"h{level}" if kind == "h" else kind
-        counters[key] = counters.get(key, 0) + 1
-        blocks.append(Block(text, kind, f"{key} {counters[key]}", level))
+        if text:
+            key = f"h{level}" if kind == "h" else kind
+            counters[key] = counters.get(key, 0) + 1
+            blocks.append(Block(text, kind, f"{key} {counters[key]}", level))
 
-    def paragraph(item: Paragraph) -> None:
-        style = (item.style.name if item.style is not None else "") or ""
-        heading = re.fullmatch(r"(?:Heading|Overskrift|Заголовок) ?(\d)", style)
-        if style == "Title":
-            add("h", item.text, 1)
-        elif heading:
-            add("h", item.text, int(heading.group(1)))
-        elif style == "Caption":
-            add("caption", item.text)
-        elif item._p.pPr is not None and item._p.pPr.numPr is not None or style.startswith("List"):
-            add("li", item.text)
-        else:
-            add("p", item.text)
-
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            tables += 1
-            for r, row in enumerate(item.rows, start=1):
-                seen = set()
-                for c, cell in enumerate(row.cells, start=1):
-                    text = " ".join(cell.text.split())
-                    if text and id(cell._tc) not in seen:  # a merged cell comes once
-                        seen.add(id(cell._tc))
-                        blocks.append(Block(text, "cell", f"table {tables} r{r} c{c}"))
-        else:
-            paragraph(item)
     try:
-        footnotes_xml = zipfile.ZipFile(path).read("word/footnotes.xml")
-    except KeyError:
-        footnotes_xml = b""
-    if footnotes_xml:
-        w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-        for note in etree.fromstring(footnotes_xml).iter(f"{w}footnote"):
-            if note.get(f"{w}type") in ("separator", "continuationSeparator", "continuationNotice"):
-                continue
-            add("footnote", "".join(t.text or "" for t in note.iter(f"{w}t")))
-    if not blocks and len(document.inline_shapes):
+        with archive.open("word/document.xml") as stream:
+            for _, element in etree.iterparse(stream, events=("end",), tag=(f"{_W}p", f"{_W}tbl")):
+                parent = element.getparent()
+                if parent is None or parent.tag != f"{_W}body":
+                    continue  # a paragraph in a table cell: read with its table
+                drawings = drawings or element.find(f".//{_W}drawing") is not None
+                if element.tag == f"{_W}tbl":
+                    tables += 1
+                    for r, row in enumerate(element.iterchildren(f"{_W}tr"), start=1):
+                        for c, cell in enumerate(row.iterchildren(f"{_W}tc"), start=1):
+                            text = " ".join(_docx_text(p) for p in cell.iter(f"{_W}p"))
+                            if text.strip():
+                                blocks.append(Block(" ".join(text.split()), "cell", f"table {tables} r{r} c{c}"))
+                else:
+                    style_id = element.find(f"{_W}pPr/{_W}pStyle")
+                    style = styles.get(style_id.get(f"{_W}val") if style_id is not None else "", "")
+                    heading = re.fullmatch(r"heading (\d)", style)
+                    if style == "title":
+                        add("h", _docx_text(element), 1)
+                    elif heading:
+                        add("h", _docx_text(element), int(heading.group(1)))
+                    elif style == "caption":
+                        add("caption", _docx_text(element))
+                    elif element.find(f"{_W}pPr/{_W}numPr") is not None or style.startswith("list"):
+                        add("li", _docx_text(element))
+                    else:
+                        add("p", _docx_text(element))
+                element.clear()
+                while element.getprevious() is not None:
+                    del parent[0]
+        notes = archive.read("word/footnotes.xml") if "word/footnotes.xml" in archive.namelist() else b""
+        for note in etree.fromstring(notes).iter(f"{_W}footnote") if notes else ():
+            if note.get(f"{_W}type") not in ("separator", "continuationSeparator", "continuationNotice"):
+                add("footnote", " ".join(_docx_text(p) for p in note.iter(f"{_W}p")))
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{path}: not a readable DOCX ({exc})") from None
+    if not blocks and drawings:
         raise InputError(f"{path}: holds only images, no text: run OCR first")
     return blocks
+
+
+def _docx_styles(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Paragraph style ids and their names, lower-cased (`Heading1` -> `heading 1`)."""
+    from lxml import etree
+
+    if "word/styles.xml" not in archive.namelist():
+        return {}
+    root = etree.fromstring(archive.read("word/styles.xml"))
+    return {style.get(f"{_W}styleId", ""): (style.find(f"{_W}name").get(f"{_W}val", "")
+                                          if style.find(f"{_W}name") is not None else "").lower()
+            for style in root.iter(f"{_W}style")}
+
+
+def _docx_text(paragraph) -> str:
+    """A paragraph's text runs; tabs and breaks as spaces; deleted text (tracked changes) left out."""
+    parts = []
+    for element in paragraph.iter(f"{_W}t", f"{_W}tab", f"{_W}br"):
+        parts.append(element.text or "" if element.tag == f"{_W}t" else " ")
+    return "".join(parts)
 
 
 def _odt(path: Path, archive: zipfile.ZipFile) -> list[Block]:

@@ -277,19 +277,14 @@ def test_xlsx_is_the_side_by_side_sheet(tmp_path):
     assert '<prop type="file">a.docx</prop>' in text and '<prop type="id">table 1 r1 c1</prop>' in text
 
 
-@pytest.mark.parametrize("module, name, fragment", [("docx", "a.docx", "a DOCX needs python-docx"),
+@pytest.mark.parametrize("module, name, fragment", [("pysubs2", "a.srt", "subtitles need pysubs2"),
                                                     ("pypdf", "a.pdf", "a PDF needs pypdf")])
 def test_a_missing_library_says_the_pip_line_that_adds_it(module, name, fragment, tmp_path, monkeypatch):
     from sentaligner.errors import UsageError
 
-    (tmp_path / name).write_bytes(b"%PDF-1.4\n" if name.endswith(".pdf") else zip_with("word/document.xml"))
+    (tmp_path / name).write_bytes(b"%PDF-1.4\n" if name.endswith(".pdf") else
+                                  "1\n00:00:01,000 --> 00:00:02,000\nHei.\n".encode())
     monkeypatch.setitem(__import__("sys").modules, module, None)  # as if not installed
     with pytest.raises(UsageError, match=f'{fragment}: pip install "sentaligner\\[documents\\]"'):
         read_document(tmp_path / name)
 
-
-def zip_with(name):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(name, "<x/>")
-    return buffer.getvalue()
