@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class ExportStats:
 
 _PAIRS_ONLY = {"tmx": "TMX holds", "moses": "Moses files hold", "parquet": "the Parquet file holds"}
 XLSX_COLUMNS = ("source", "target", "score", "flags", "where")
+XLSX_CHARS_PER_LINE = 58  # of the 60-character-wide text columns, in the default font
 
 
 def _counted(count: int, noun: str) -> str:
@@ -396,6 +398,10 @@ def _write_xlsx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], stats: 
         if key not in sheets:
             sheet = workbook.create_sheet(_sheet_title(key, used))
             sheet.freeze_panes = "A2"
+            sheet.page_setup.orientation = "landscape"  # printed, the columns fit the page's width
+            sheet.sheet_properties.pageSetUpPr.fitToPage = True
+            sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+            sheet.print_title_rows = "1:1"
             for column, width in zip("ABCDE", (60, 60, 8, 18, 22), strict=True):
                 sheet.column_dimensions[column].width = width
             header = []
@@ -420,8 +426,11 @@ def _write_xlsx(records: Iterable[Mapping[str, Any]], stream: IO[bytes], stats: 
             if column == 2:
                 cell.number_format = "0.000"
             cells.append(cell)
-        sheet.append(cells)
         rows[key] += 1
+        # Row heights are not fitted by every reader (LibreOffice keeps the default): set from the text.
+        lines = max(1, *(math.ceil(len(str(value)) / XLSX_CHARS_PER_LINE) for value in values[:2]))
+        sheet.row_dimensions[rows[key]].height = 15 * lines
+        sheet.append(cells)
         stats.written += 1
     if not sheets:
         sheet_for("links")
