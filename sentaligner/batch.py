@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
 MANIFEST_COLUMNS = ("id", "src", "tgt", "src_lang", "tgt_lang", "presplit", "channel")
-FORMATS = ("tsv", "tmx", "moses", "parquet")  # besides the merged JSONL, always written
+FORMATS = ("tsv", "tmx", "moses", "parquet", "xlsx")  # besides the merged JSONL, always written
 IN_FLIGHT_PER_WORKER = 2  # jobs handed to a worker ahead: the pool never holds the whole manifest
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 RAY_CPUS = 0.5  # per embedding actor and per read or align task: they share the workers' CPUs
