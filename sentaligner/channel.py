@@ -27,7 +27,7 @@ from .pair import PairParams, pair_posts, score_bilingual
 from .pipeline import ChannelLink, Signature, Stage, align_units, carries_content, signature, split_units
 from .report import build_report, channel_facts
 
-FORMATS = ("tsv", "tmx", "moses")  # besides corpus.jsonl, always written
+FORMATS = ("tsv", "tmx", "moses", "xlsx")  # besides corpus.jsonl, always written
 # A post's vector is the length-weighted mean of its sentences that start in its opening (titles
 # and first paragraphs are translated most closely), so each sentence is embedded once, for pairing
 # and alignment alike.

@@ -322,7 +322,7 @@ def convert(links, src_lang, tgt_lang, fmt, output, force, src_locale, tgt_local
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Folder for pairs.jsonl, unpaired.jsonl, corpus.jsonl, summary.json and the -f formats.")
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(CHANNEL_FORMATS),
-              help="Also write the corpus as corpus.tsv, corpus.tmx or corpus.ru + corpus.nb (repeatable; "
+              help="Also write the corpus as corpus.tsv, corpus.tmx, corpus.xlsx or corpus.ru + corpus.nb (repeatable; "
                    "corpus.jsonl is always written).")
 @click.option("--model", default="e5-small", show_default=True,
               help="Encoder: a name from models/ (`sentaligner models list`; NAME@BACKEND picks a backend) "
