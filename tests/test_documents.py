@@ -288,3 +288,15 @@ def test_a_missing_library_says_the_pip_line_that_adds_it(module, name, fragment
     with pytest.raises(UsageError, match=f'{fragment}: pip install "sentaligner\\[documents\\]"'):
         read_document(tmp_path / name)
 
+
+
+def test_a_channel_corpus_as_xlsx_has_a_sheet_per_post_pair(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from helpers import SEED
+
+    result = run_cli("channel", SEED, "-o", tmp_path / "out", "-f", "xlsx")
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(tmp_path / "out" / "corpus.xlsx")
+    pairs = [json.loads(line) for line in (tmp_path / "out" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert book.sheetnames == [f"{pair['ru']['id']}-{pair['nb']['id']}" for pair in pairs]
+    assert sum(sheet.max_row - 1 for sheet in book) == 37
