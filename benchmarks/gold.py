@@ -5,7 +5,8 @@ and seconds, for sentaligner and, in the same run with the same encoder, for Ber
 --sentalign-max-sentences are left out of its figures).
 
     python benchmarks/gold.py --data ../shared/data [--bertalign-python PY] [--sentalign]
-        [--sets textberg-dev,parice-en-is] [--choose PARAM=V1,V2,...] [--cache DIR] [--errors] [--json OUT]
+        [--sets textberg-dev,parice-en-is] [--choose PARAM=V1,V2,...] [--cache DIR] [--errors]
+        [--no-paragraphs] [--json OUT]
 
 --choose is the tuning protocol: sentaligner runs with each value of the AlignParams setting; for each
 set, the value with the best mean strict F1 on the *other* sets is chosen, and sentaligner's figure for
@@ -13,9 +14,11 @@ that set is the one it then gets (the left-out figure). A value that only fits o
 there.
 
 A set is a folder of NAME.<src>, NAME.<tgt> and the gold NAME.<src><tgt> (Vecalign format; the
-language codes are the file suffixes). With --cache, vectors are kept in (and read from) a disk
-cache, so a rerun embeds nothing: its embedding seconds then measure the cache, not the encoder
-(the table marks them). --errors adds each system's wrong links by kind (`sentaligner eval --errors`).
+language codes are the file suffixes); NAME.<lang>.paragraphs beside both sides (a paragraph number
+a line, as steinbeck-hu-en has) give the search the paragraph boundaries. With --cache, vectors
+are kept in (and read from) a disk cache, so a rerun embeds nothing: its embedding seconds then
+measure the cache, not the encoder (the table marks them). --errors adds each system's wrong
+links by kind (`sentaligner eval --errors`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,18 @@ class Document:
     tgt_path: Path
     gold_path: Path
 
+    def boundaries(self) -> tuple[list[int], list[int]] | None:
+        """From NAME.<lang>.paragraphs beside both sides (a paragraph number a line): 1 before each
+        line that starts a paragraph; None where a side has none."""
+        sides = []
+        for path in (self.src_path, self.tgt_path):
+            numbers_path = path.with_name(path.name + ".paragraphs")
+            if not numbers_path.is_file():
+                return None
+            numbers = numbers_path.read_text(encoding="utf-8").split()
+            sides.append([0] + [int(a != b) for a, b in zip(numbers, numbers[1:], strict=False)])
+        return sides[0], sides[1]
+
     @property
     def sentences(self) -> int:
         return len(read_lines(self.src_path)) + len(read_lines(self.tgt_path))
@@ -79,10 +94,11 @@ def find_documents(data: Path, sets: list[str] | None) -> dict[str, list[Documen
 
 
 def run_system(name: str, document: Document, encoder, max_merge: int, store: EmbeddingStore,
-               bertalign_python: str | None, params: dict) -> tuple[list, dict]:
+               bertalign_python: str | None, params: dict, paragraphs: bool = True) -> tuple[list, dict]:
     src, tgt = read_lines(document.src_path), read_lines(document.tgt_path)
     if name == "sentaligner":
-        return run_aligner(src, tgt, encoder, max_merge, (document.src_lang, document.tgt_lang), store, **params)
+        return run_aligner(src, tgt, encoder, max_merge, (document.src_lang, document.tgt_lang), store,
+                           document.boundaries() if paragraphs else None, **params)
     if name == "bertalign":
         assert bertalign_python
         return run_bertalign(document.src_path, document.tgt_path, bertalign_python, src, tgt, encoder, max_merge,
@@ -91,13 +107,13 @@ def run_system(name: str, document: Document, encoder, max_merge: int, store: Em
 
 
 def set_figures(system: str, documents: list[Document], encoder, cache: DiskCache | None, max_merge: int,
-                bertalign_python: str | None, params: dict) -> dict:
+                bertalign_python: str | None, params: dict, paragraphs: bool = True) -> dict:
     """One system on every document of a set: the set's scores, wrong links by kind, strings per
     sentence and seconds."""
     golds, tests, totals = [], [], Counter()
     for document in documents:
         store = EmbeddingStore(encoder, cache=cache)
-        links, stats = run_system(system, document, encoder, max_merge, store, bertalign_python, params)
+        links, stats = run_system(system, document, encoder, max_merge, store, bertalign_python, params, paragraphs)
         golds.append(read_alignment(document.gold_path))
         tests.append(links)
         totals.update(strings=stats["strings_embedded"] + stats.get("cache_hits", 0),
@@ -157,6 +173,8 @@ def main() -> None:
                              "figure for each set is then that of the value the other sets chose")
     parser.add_argument("--cache", type=Path, help="keep vectors in this folder's disk cache and reuse them")
     parser.add_argument("--errors", action="store_true", help="count each system's wrong links by kind")
+    parser.add_argument("--no-paragraphs", action="store_true",
+                        help="leave out the paragraph boundaries of sets that have them (NAME.<lang>.paragraphs)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -166,6 +184,7 @@ def main() -> None:
     encoder = load_encoder(args.model)
     cache = DiskCache(args.cache, encoder.signature) if args.cache else None
     figures = partial(set_figures, encoder=encoder, cache=cache, max_merge=args.max_merge,
+                      paragraphs=not args.no_paragraphs,
                       bertalign_python=args.bertalign_python)
     systems = (["sentaligner"] + (["bertalign"] if args.bertalign_python else [])
                + (["sentalign"] if args.sentalign else []))

@@ -32,9 +32,12 @@ def read_lines(path: Path) -> list[str]:
 
 
 def run_aligner(src: list[str], tgt: list[str], encoder, max_merge: int, langs: tuple[str, str] = ("de", "fr"),
-                store: EmbeddingStore | None = None, **params) -> tuple[list, dict]:
-    """`store`: where vectors come from (a fresh one by default; one with a disk cache to reuse them)."""
-    units = [Units([line.strip() for line in side], list(range(len(side)))) for side in (src, tgt)]
+                store: EmbeddingStore | None = None, boundaries: tuple[list[int], list[int]] | None = None,
+                **params) -> tuple[list, dict]:
+    """`store`: where vectors come from (a fresh one by default; one with a disk cache to reuse them);
+    `boundaries`: each side's paragraph boundary before each line (Units.boundaries), if known."""
+    units = [Units([line.strip() for line in side], list(range(len(side))), None,
+                   boundaries[k] if boundaries else None) for k, side in enumerate((src, tgt))]
     result = align_units(*units, encoder, *langs, AlignParams(max_merge=max_merge, **params),
                          store or EmbeddingStore(encoder))
     links = [(tuple(link["src_ids"]), tuple(link["tgt_ids"])) for link in result.links]

@@ -144,9 +144,12 @@ class ExactSpans:
 
 def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths: ArrayLike, tgt_lengths: ArrayLike,
                   params: AlignParams = AlignParams(), src_numbers: np.ndarray | None = None,
-                  tgt_numbers: np.ndarray | None = None, exact: ExactSpans | None = None) -> list[Link]:
+                  tgt_numbers: np.ndarray | None = None, exact: ExactSpans | None = None,
+                  src_boundaries: ArrayLike | None = None, tgt_boundaries: ArrayLike | None = None) -> list[Link]:
     """Align two sequences of L2-normalized sentence vectors; lengths are in characters. With
-    `exact`, skips next to a pair are checked against exact span embeddings (reattach_skips)."""
+    `exact`, skips next to a pair are checked against exact span embeddings (reattach_skips);
+    with both sides' `boundaries` (the block boundary before each sentence: 0 none, 1 a
+    paragraph, 2 a heading or cue), a link crossing them on one side only costs more."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
         return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
@@ -165,9 +168,13 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
         src_vectors, tgt_vectors = np.asarray(src_vectors, float), np.asarray(tgt_vectors, float)
     types = link_types(params.max_merge)
     power = params.span_weight_power
+    both = src_boundaries is not None and tgt_boundaries is not None
+    src_edges = np.asarray(src_boundaries, float) if both else None
+    tgt_edges = np.asarray(tgt_boundaries, float) if both else None
     if n * m <= params.max_exact_cells:
         costs = LinkCosts(SpanVectors(src_vectors, src_lengths, power), SpanVectors(tgt_vectors, tgt_lengths, power),
-                       src_lengths, tgt_lengths, params, src_numbers=src_numbers, tgt_numbers=tgt_numbers)
+                       src_lengths, tgt_lengths, params, src_numbers=src_numbers, tgt_numbers=tgt_numbers,
+                       src_boundaries=src_edges, tgt_boundaries=tgt_edges)
         lo, hi = full_band(n, m)
     else:
         # Pass 1: a 1-1/skip path, coarse to fine; pass 2: every link type near it.
@@ -176,7 +183,8 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
         costs = LinkCosts(SpanVectors(src_vectors, src_lengths, power), SpanVectors(tgt_vectors, tgt_lengths, power),
                        src_lengths, tgt_lengths, params,
                        known_log_ratio=None if n * m <= EXACT_RATIO_CELLS else coarse_log_ratio,
-                       src_numbers=src_numbers, tgt_numbers=tgt_numbers)
+                       src_numbers=src_numbers, tgt_numbers=tgt_numbers,
+                       src_boundaries=src_edges, tgt_boundaries=tgt_edges)
     band = Band(n, m, types, costs, lo, hi)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
@@ -625,6 +633,9 @@ class LinkCosts:
     known_log_ratio: float | None = None  # skips the nearest-neighbour estimate (long documents)
     src_numbers: np.ndarray | None = None  # per sentence, its numbers hashed into a 64-bit mask
     tgt_numbers: np.ndarray | None = None
+    # per sentence, the strength of the block boundary before it (0: same block as the one before)
+    src_boundaries: np.ndarray | None = None
+    tgt_boundaries: np.ndarray | None = None
     mu_src: np.ndarray = field(init=False)
     mu_tgt: np.ndarray = field(init=False)
     log_ratio: float = field(init=False)
@@ -765,6 +776,8 @@ class _BandCosts:
         self.n, self.m = len(costs.src_len), len(costs.tgt_len)
         self.similarities = _BandSimilarities(costs.src, costs.tgt, lo, hi, max_a, max_b)
         self.src_spans = _SpanMeasures.of(costs.src, costs.mu_tgt, max(max_a, max_b))
+        self.src_crossing = _crossings(costs.src_boundaries, max_a)
+        self.tgt_crossing = _crossings(costs.tgt_boundaries, max_b)
         self.tgt_spans = _SpanMeasures.of(costs.tgt, costs.mu_src, max(max_a, max_b))
         self.src_sentence_expected = costs.expected_distance(1.0 - costs.src.sentences @ costs.mu_tgt, self.m)
         self.tgt_sentence_expected = costs.expected_distance(1.0 - costs.tgt.sentences @ costs.mu_src, self.n)
@@ -801,6 +814,10 @@ class _BandCosts:
         if p.component_weight and a + b > 2:
             for part in self.component_costs(a, b, rows, k, source_parts):
                 cost += p.component_weight * part
+        if self.src_crossing and self.tgt_crossing and a + b > 2:
+            # A span crossing a block boundary the other side's does not cross costs what one
+            # more merged sentence costs, per unit of the boundary's strength.
+            cost += p.merge_penalty * np.abs(self.src_crossing[a][rows, None] - self.tgt_crossing[b][k])
         return cost
 
     def distance(self, a: int, b: int, rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -844,6 +861,21 @@ class _BandCosts:
                     column_sum += self.costs.src.weights[rows + r, None] * self._pair_similarity(rows, r, k, q, b)
                 part_norm = self.expected_src(a, rows)[:, None] + self.tgt_sentence_expected[k + q]
                 yield np.maximum(0.0, 2.0 * (1.0 - column_sum / src_norm) / np.maximum(part_norm, 1e-6) - threshold)
+
+
+def _crossings(boundaries: np.ndarray | None, max_size: int) -> dict[int, np.ndarray]:
+    """For each span size, the strongest block boundary inside the span starting at each unit
+    ({} without boundaries)."""
+    if boundaries is None:
+        return {}
+    n = len(boundaries)
+    padded = np.concatenate([np.asarray(boundaries, dtype=float), np.zeros(max_size)])
+    out, inside = {}, np.zeros(n)
+    for size in range(1, max_size + 1):
+        if size > 1:
+            inside = np.maximum(inside, padded[size - 1:size - 1 + n])
+        out[size] = inside.copy()
+    return out
 
 
 def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

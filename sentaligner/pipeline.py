@@ -40,12 +40,13 @@ Stage = Callable[[str, int | None], Callable[[int], None]]
 @dataclass
 class Units:
     """One side's alignment units: texts and the ids they are reported under; for a document
-    read by blocks (documents.py), also each unit's place and block number."""
+    read by blocks (documents.py), also each unit's place and the strength of the block boundary
+    before it (0: inside a block, 1: a new paragraph, 2: next to a heading or a subtitle cue)."""
 
     texts: list[str]
     ids: list[int]
     where: list[str] | None = None
-    blocks: list[int] | None = None
+    boundaries: list[int] | None = None
 
 
 _CONTENT = re.compile(r"[^\W_]")
@@ -103,18 +104,24 @@ def read_units(path: str, lang: str, presplit: bool = False, keep_empty: bool = 
     return "\n".join(block.text for block in document.blocks), document_units(document, lang)
 
 
+STRONG_BLOCKS = ("h", "cue")  # boundaries next to these weigh double in the search (dp: crossing a boundary)
+
+
 def document_units(document: Document, lang: str) -> Units:
     """The sentences of a document's blocks, numbered in reading order, each with its block's
     place. Plain text read line by line carries no places: its units are `split_units`' own."""
-    texts, where, blocks = [], [], []
-    for number, block in enumerate(document.blocks):
-        for sentence in split_sentences(block.text, lang):
+    texts, where, boundaries = [], [], []
+    previous = None
+    for block in document.blocks:
+        for first, sentence in enumerate(split_sentences(block.text, lang)):
             texts.append(sentence.text)
             where.append(block.where)
-            blocks.append(number)
+            strong = block.kind in STRONG_BLOCKS or (previous is not None and previous.kind in STRONG_BLOCKS)
+            boundaries.append(0 if first or len(texts) == 1 else 2 if strong else 1)
+        previous = block
     if document.format == "text" and document.line_breaks == "line":
         return Units(texts, list(range(len(texts))))
-    return Units(texts, list(range(len(texts))), where, blocks)
+    return Units(texts, list(range(len(texts))), where, boundaries)
 
 
 class LinkRecord(TypedDict):
@@ -249,7 +256,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
 
     exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)))
     found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
-                          params, number_masks(src.texts), number_masks(tgt.texts), exact)
+                          params, number_masks(src.texts), number_masks(tgt.texts), exact,
+                          src.boundaries, tgt.boundaries)
 
     calibration = calibration or getattr(encoder, "calibration", None)
     links = [link_record(src, tgt, link, 0.0) for link in found]

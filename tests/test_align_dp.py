@@ -415,3 +415,29 @@ def test_links_report_the_cosine_of_the_encoders_vectors_not_of_the_centered_one
     links = align_vectors(src, tgt, np.full(12, 50.0), np.full(12, 50.0))
     assert [(link.src, link.tgt) for link in links] == [((k,), (k,)) for k in range(12)]
     assert [link.similarity for link in links] == pytest.approx([float(src[k] @ tgt[k]) for k in range(12)])
+
+
+def test_a_link_crossing_a_block_boundary_on_one_side_only_costs_one_merge_more_per_strength():
+    from sentaligner.dp import LinkCosts, SpanVectors, band_link_costs, full_band
+
+    rng = np.random.default_rng(5)
+    src, tgt = random_units(rng, 12), random_units(rng, 12)
+    src_len, tgt_len = rng.uniform(20, 200, 12), rng.uniform(20, 200, 12)
+    params = AlignParams(random_distance=0.2)
+    src_edges = np.zeros(12)
+    src_edges[[4, 8]] = [1, 2]  # a paragraph starts at source 4; a heading at 8
+    tgt_edges = np.zeros(12)
+    tgt_edges[4] = 1  # and at target 4
+    plain = LinkCosts(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len, params)
+    blocks = LinkCosts(SpanVectors(src, src_len), SpanVectors(tgt, tgt_len), src_len, tgt_len, params,
+                       src_boundaries=src_edges, tgt_boundaries=tgt_edges)
+    types = [(1, 1), (2, 1), (2, 2), (3, 1)]
+    lo, hi = full_band(12, 12)
+    with np.errstate(invalid="ignore"):  # inf - inf where a link does not fit
+        extra = np.nan_to_num(band_link_costs(blocks, types, lo, hi) - band_link_costs(plain, types, lo, hi))
+    assert np.allclose(extra[0], 0)  # 1-1 links cross nothing
+    assert extra[1, 3, 5] == pytest.approx(0.3)  # source 3-4 crosses the paragraph, target 5 nothing
+    assert extra[2, 3, 3] == pytest.approx(0.0, abs=1e-6)  # 3-4 : 3-4, both sides cross it
+    assert extra[1, 7, 0] == pytest.approx(0.6)  # source 7-8 crosses the heading: strength 2
+    assert extra[3, 1, 6] == pytest.approx(0.0, abs=1e-6)  # source 1-3 stays inside the first paragraph
+    assert extra[3, 2, 6] == pytest.approx(0.3)  # source 2-4 crosses into the second; target 6 alone does not

@@ -300,3 +300,15 @@ def test_a_channel_corpus_as_xlsx_has_a_sheet_per_post_pair(tmp_path):
     pairs = [json.loads(line) for line in (tmp_path / "out" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert book.sheetnames == [f"{pair['ru']['id']}-{pair['nb']['id']}" for pair in pairs]
     assert sum(sheet.max_row - 1 for sheet in book) == 37
+
+
+def test_block_boundaries_go_to_the_search_headings_weighing_double(tmp_path):
+    from sentaligner.pipeline import document_units
+
+    (tmp_path / "a.md").write_text("# Tittel\n\nFørste setning. Andre setning.\n\nTredje setning.\n", encoding="utf-8")
+    units = document_units(read_document(tmp_path / "a.md"), "nb")
+    assert units.texts == ["Tittel", "Første setning.", "Andre setning.", "Tredje setning."]
+    assert units.boundaries == [0, 2, 0, 1]  # after the heading: 2; inside a paragraph: 0; a new paragraph: 1
+    assert units.where == ["h1 1", "p 1", "p 1", "p 2"]
+    plain = document_units(read_document(FIXTURES / "ria.nb.txt", line_breaks="line"), "nb")
+    assert plain.boundaries is None and plain.where is None  # posts read line by line: as before
