@@ -53,6 +53,7 @@ MANIFEST_COLUMNS = ("id", "src", "tgt", "src_lang", "tgt_lang", "presplit", "cha
 FORMATS = ("tsv", "tmx", "moses", "parquet", "xlsx")  # besides the merged JSONL, always written
 IN_FLIGHT_PER_WORKER = 2  # jobs handed to a worker ahead: the pool never holds the whole manifest
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 RAY_CPUS = 0.5  # per embedding actor and per read or align task: they share the workers' CPUs
 _SAFE_NAME = re.compile(r"[^\w.-]+")
 
@@ -418,6 +419,11 @@ def run_local(jobs: Iterable[tuple[Job, str]], settings: Settings, outdir: Path,
     from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // workers)
+    # A run ended by a signal leaves its pool's semaphores to multiprocessing's resource tracker,
+    # which removes them and warns on stderr; after a deliberate stop that warning is noise. The
+    # tracker is started with this process's -W options.
+    if _QUIET_TRACKER not in sys.warnoptions:
+        sys.warnoptions.append(_QUIET_TRACKER)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
                                initargs=(threads, os.getpid()))
     finished = False

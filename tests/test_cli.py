@@ -166,21 +166,42 @@ INTERRUPT_LIMIT = 15.0  # seconds: ended rather than hung, even on a loaded mach
 
 
 def interrupt(tmp_path, args, delay):
-    """Run `python -m sentaligner ARGS` in tmp_path, send SIGINT after `delay` seconds: the exit
-    status, the seconds it took to end after the signal, and stderr. An interrupted command ends
-    by SIGINT (status -2 here, 130 in a shell), so that a shell loop around it stops too."""
+    """Run `python -m sentaligner ARGS` in tmp_path, send SIGINT `delay` seconds after its own
+    code starts: the exit status, the seconds it took to end after the signal, and stderr. An
+    interrupted command ends by SIGINT (status -2 here, 130 in a shell), so that a shell loop
+    around it stops too.
+
+    The clock starts at the first import of sentaligner (`-X importtime` reports it), not at the
+    spawn: before it, Python is still starting (its `site`), where a Ctrl-C is Python's own
+    fatal error, and on a busy machine that takes longer than the shortest delay."""
     import subprocess
     import sys
+    import threading
     import time
 
-    process = subprocess.Popen([sys.executable, "-m", "sentaligner", *map(str, args)], cwd=tmp_path, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "sentaligner", *map(str, args)],
+                               cwd=tmp_path, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines, ours = [], threading.Event()
+
+    def read():
+        for line in process.stderr:
+            if line.startswith("import time:"):
+                if "sentaligner" in line:
+                    ours.set()
+            else:
+                lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert ours.wait(120), "sentaligner was never imported"
     time.sleep(delay)
     assert process.poll() is None, "the command ended before the signal"
     sent = time.perf_counter()
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=30)
-    return process.returncode, time.perf_counter() - sent, stderr
+    process.wait(timeout=60)
+    seconds = time.perf_counter() - sent
+    reader.join(timeout=60)
+    return process.returncode, seconds, "".join(lines)
 
 
 @pytest.mark.slow
