@@ -283,4 +283,6 @@ def test_the_job_key_follows_the_calibration_in_use():
     assert Settings().signature("e5", shipped) != Settings().signature("e5", refitted)
     given = Settings(calibration={"midpoint": 0.7, "slope": 9.0})
     assert given.signature("e5", shipped) == given.signature("e5", refitted)  # --calibration wins
-    assert Settings().signature("e5", None).endswith("|calibration=none|force_lang=False|pair_threshold=0.5")
+    assert Settings().signature("e5", None).endswith(
+        "|calibration=none|force_lang=False|pair_threshold=0.5|line_breaks=auto")
+    assert Settings(line_breaks="line").signature("e5", None) != Settings().signature("e5", None)  # other units

@@ -97,17 +97,21 @@ PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
 RTF = "{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Норвегия и Россия возобновили сотрудничество.\\par }"
 
 
-@pytest.mark.parametrize("name, data, kind", [
-    ("pdf", PDF, "a PDF document"),
-    ("rtf", RTF.encode("utf-8"), "an RTF document"),
-    ("docx", b"PK\x03\x04\x14\x00\x06\x00" + b"word/document.xml" + bytes(40), "a ZIP archive"),
-    ("doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "an old Office document"),
+@pytest.mark.parametrize("name, data, kind, as_document", [
+    ("pdf", PDF, "a PDF document", "not a readable PDF (startxref not found)"),
+    ("rtf", RTF.encode("utf-8"), "an RTF document", "is an RTF document, not plain text"),
+    ("docx", b"PK\x03\x04\x14\x00\x06\x00" + b"word/document.xml" + bytes(40), "a ZIP archive",
+     "a damaged ZIP archive (File is not a zip file)"),
+    ("doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "an old Office document",
+     "is an old Office document"),
 ])
-def test_documents_that_are_not_plain_text_are_refused(tmp_path, name, data, kind):
+def test_documents_that_are_not_plain_text_are_refused(tmp_path, name, data, kind, as_document):
+    """A channel is text: every such file is refused by its first bytes. `align` reads PDF and ZIP
+    documents (tests/test_documents.py); these broken ones get one line saying why."""
     document = tmp_path / f"post.{name}"
     document.write_bytes(data)
     nb = FIXTURES / "ria.nb.txt"
-    one_line_error(run_cli("align", document, nb, "-o", tmp_path / "out.tsv"), 2, f"post.{name}: is {kind}")
+    one_line_error(run_cli("align", document, nb, "-o", tmp_path / "out.tsv"), 2, f"post.{name}: {as_document}")
     one_line_error(run_cli("channel", document, "-o", tmp_path / "out"), 2, f"post.{name}: is {kind}")
     assert not (tmp_path / "out.tsv").exists() and not (tmp_path / "out").exists()
 
