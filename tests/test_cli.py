@@ -171,9 +171,10 @@ def interrupt(tmp_path, args, delay):
     interrupted command ends by SIGINT (status -2 here, 130 in a shell), so that a shell loop
     around it stops too.
 
-    The clock starts at the first import of sentaligner (`-X importtime` reports it), not at the
-    spawn: before it, Python is still starting (its `site`), where a Ctrl-C is Python's own
-    fatal error, and on a busy machine that takes longer than the shortest delay."""
+    The clock starts once `sentaligner.cli` is imported (`-X importtime` reports it), not at the
+    spawn: before, Python may still be starting (its `site`, which also imports an editable
+    install's `__editable___sentaligner_*_finder`), where a Ctrl-C is Python's own fatal error,
+    and on a busy machine that takes longer than the shortest delay."""
     import subprocess
     import sys
     import threading
@@ -186,14 +187,14 @@ def interrupt(tmp_path, args, delay):
     def read():
         for line in process.stderr:
             if line.startswith("import time:"):
-                if "sentaligner" in line:
+                if re.search(r"\|\s*sentaligner\.cli\s*$", line):
                     ours.set()
             else:
                 lines.append(line)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    assert ours.wait(120), "sentaligner was never imported"
+    assert ours.wait(120), "sentaligner.cli was never imported"
     time.sleep(delay)
     assert process.poll() is None, "the command ended before the signal"
     sent = time.perf_counter()
