@@ -261,7 +261,8 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path):
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
     assert process.wait(timeout=60) == -signal.SIGINT  # ends (how soon depends on the machine's load)
-    assert process.stderr.read() == "Error: interrupted\n"  # no worker tracebacks
+    said = [line for line in process.stderr.read().splitlines() if not line.startswith("sentaligner: ")]
+    assert said == ["Error: interrupted"]  # no worker tracebacks (progress lines come every 10 s off a terminal)
     assert len(list((tmp_path / "out" / "jobs").glob("*.json"))) < 6
 
 
