@@ -11,13 +11,14 @@ extra `documents`)."""
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, UsageError
-from .ingest import MAX_INPUT_BYTES, decode, note_detected, reading
+from .ingest import read_input, text_of
 
 LINE_BREAKS = ("auto", "line", "paragraph")
 INSTALL = 'pip install "sentaligner[documents]"'
@@ -44,25 +45,14 @@ def read_document(path: str | Path, encoding: str | None = None, line_breaks: st
                   notes: list[str] | None = None) -> Document:
     """The blocks of the document at `path`, its format told by its content."""
     path = Path(path)
-    with reading(path, "a document"):
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise InputError(f"{path}: {size / 2**20:.0f} MiB is larger than the {MAX_INPUT_BYTES // 2**20} MiB "
-                             "this command reads")
-        data = path.read_bytes()
+    data = read_input(path, "a document")
     start = data[:8].lstrip()
     if start.startswith(b"%PDF-"):
-        blocks = _pdf(path)
-        return Document("pdf", _checked(blocks, path, "no text in its pages"))
+        return Document("pdf", _checked(_pdf(path, data), path, "no text in its pages"))
     if start.startswith(b"PK\x03\x04"):
-        kind, blocks = _zipped(path)
+        kind, blocks = _zipped(path, data)
         return Document(kind, _checked(blocks, path, "no text"))
-    text, detected = decode(data, path, encoding)
-    if detected:
-        note_detected(notes, path, detected)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise InputError(f"{path}: is empty")
+    text = text_of(data, path, encoding, notes)
     head = text.lstrip("\ufeff \n\t")[:2000]
     if head.startswith("WEBVTT"):
         return Document("vtt", _checked(_subtitles(path, text, "vtt"), path, "no subtitle text"))
@@ -250,14 +240,14 @@ def _timestamp(ms: int) -> str:
 
 # ---- PDF ----
 
-def _pdf(path: Path) -> list[Block]:
+def _pdf(path: Path, data: bytes) -> list[Block]:
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
     except ImportError:
         raise UsageError(f"{path}: a PDF needs pypdf: {INSTALL}") from None
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise InputError(f"{path}: an encrypted PDF; save a copy without a password first")
         pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
@@ -291,9 +281,9 @@ _ODT = "application/vnd.oasis.opendocument.text"
 _EPUB = "application/epub+zip"
 
 
-def _zipped(path: Path) -> tuple[str, list[Block]]:
+def _zipped(path: Path, data: bytes) -> tuple[str, list[Block]]:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(data))
         names = set(archive.namelist())
         mimetype = archive.read("mimetype").decode("ascii", "replace").strip() if "mimetype" in names else ""
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -118,12 +118,21 @@ def read_text(path: str | Path, encoding: str | None = None, notes: list[str] | 
 
     Raises InputError for a missing, unreadable, empty, binary or undecodable file."""
     path = Path(path)
-    with reading(path, "a text file"):
+    return text_of(read_input(path, "a text file"), path, encoding, notes)
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of an input file of at most MAX_INPUT_BYTES (InputErrors for the rest)."""
+    with reading(path, what):
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
             raise InputError(f"{path}: {size / 2**20:.0f} MiB is larger than the "
                              f"{MAX_INPUT_BYTES // 2**20} MiB this command reads")
-        data = path.read_bytes()
+        return path.read_bytes()
+
+
+def text_of(data: bytes, path: Path, encoding: str | None = None, notes: list[str] | None = None) -> str:
+    """An input file's bytes as text (`decode`), line ends normalized; an empty one is an InputError."""
     text, detected = decode(data, path, encoding)
     if detected:
         note_detected(notes, path, detected)
