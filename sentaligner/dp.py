@@ -30,7 +30,10 @@ once; embedding the joined texts of the merges the search is unsure of instead s
 on the six gold sets (benchmarks/README.md).
 
 Given the exact embeddings of joined spans (ExactSpans, from the caller), a skip next to a pair
-then joins it where the joined text matches the other side nearly as well (reattach_skips).
+then joins it where the joined text matches the other side nearly as well (reattach_skips), and
+a skip beside a merge takes the merge's facing edge sentence where that sentence adds nothing to
+the merge (trade_edges_for_skips). A source skip and a target skip side by side become a pair
+(pair_facing_skips).
 
 Every possible link gets its posterior: a forward-backward pass over the same band with soft
 minima, where each path weighs exp(-cost / T), gives the share of all paths that use it. The path
@@ -90,6 +93,11 @@ class AlignParams:
     # the joined embedding a little, so a small loss is allowed (chosen leaving each gold set out,
     # benchmarks/README.md). Needs a span_similarity for align_vectors.
     reattach_margin: float | None = -0.02
+    # A merge beside a skip keeps the sentence at its edge that faces the skip only where, embedded
+    # exactly, that sentence makes the merge's spans at least this much more similar; else the
+    # sentence leaves the merge and pairs with the skip (trade_edges_for_skips). None: never.
+    # Chosen leaving each gold set out (benchmarks/README.md).
+    trade_margin: float | None = 0.01
     # Sentence vectors are taken less their side's mean, shrunk towards 0 as if this many more
     # zero vectors were there (Centering); None: as the encoder gives them.
     center_prior: float | None = 1.0
@@ -191,6 +199,10 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     path = band.best_path()
     if exact is not None and params.reattach_margin is not None:
         path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
+    content = (_has_content(raw_vectors[0]), _has_content(raw_vectors[1]))
+    if exact is not None and params.trade_margin is not None:
+        path = trade_edges_for_skips(path, exact.similarity, params.trade_margin, content)
+    path = pair_facing_skips(path, content)
     posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
@@ -287,6 +299,63 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
         del path[k]
         k = min(k, neighbour)  # the grown link may take the next skip too
     return path
+
+
+def trade_edges_for_skips(path: list[tuple[int, int, int, int]], span_similarity: Callable[[int, int, int, int], float],
+                          margin: float, content: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """The path where each skip beside a merge takes the merge's edge sentence that faces it on
+    the other side, unless that sentence, embedded exactly with its merge, makes the merge's two
+    spans at least `margin` more similar (both units with `content`). A heading the encoder cannot match ("3." against
+    "1.1.2 III") is left a skip, and its counterpart, about as cheap to glue onto the sentence
+    before as to pair with nothing alike, is glued there; the joined text then shows that it
+    adds nothing to that link, and the two headings, at the same place in both texts, pair."""
+    path = list(path)
+    for k, (i, a, j, b) in enumerate(path):
+        if a + b != 1 or not (content[0][i] if a else content[1][j]):
+            continue
+        for neighbour in (k - 1, k + 1):
+            if not 0 <= neighbour < len(path):
+                continue
+            ni, na, nj, nb = path[neighbour]
+            before = neighbour < k
+            if a and na and nb >= 2:  # a source skip; the merge gives up a target sentence
+                edge = nj + nb - 1 if before else nj
+                rest = (ni, na, nj if before else nj + 1, nb - 1)
+                pair = (i, 1, edge, 1)
+            elif b and nb and na >= 2:
+                edge = ni + na - 1 if before else ni
+                rest = (ni if before else ni + 1, na - 1, nj, nb)
+                pair = (edge, 1, j, 1)
+            else:
+                continue
+            if not content[1 if a else 0][edge]:
+                continue
+            if span_similarity(ni, na, nj, nb) - span_similarity(*rest) < margin:
+                path[neighbour], path[k] = rest, pair
+                break
+    return path
+
+
+def pair_facing_skips(path: list[tuple[int, int, int, int]],
+                      content: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """The path with a source skip and a target skip that follow each other, both units with
+    `content` (the others have nothing to translate), made one 1-1 link: the two sentences are
+    at the same place in both texts, between the same two links, and a translation that drops
+    one sentence and adds another just there is rarer than a pair the encoder does not see as
+    alike (differently written section numbers)."""
+    def lone_skip(step: tuple[int, int, int, int]) -> bool:
+        i, a, j, b = step
+        return a + b == 1 and bool(content[0][i] if a else content[1][j])
+
+    paired: list[tuple[int, int, int, int]] = []
+    for step in path:
+        last = paired[-1] if paired else None
+        if last is not None and lone_skip(last) and lone_skip(step) and last[1] != step[1]:
+            src, tgt = (last, step) if last[1] else (step, last)
+            paired[-1] = (src[0], 1, tgt[2], 1)
+        else:
+            paired.append(step)
+    return paired
 
 
 # ---- The search: one band around the likely path, every link type in it ----

@@ -368,6 +368,39 @@ def test_a_negative_margin_lets_a_sentence_join_that_dilutes_the_match_a_little(
     assert AlignParams().reattach_margin == -0.02
 
 
+def test_a_heading_glued_to_the_sentence_before_leaves_it_to_pair_with_the_skipped_heading():
+    from sentaligner.dp import trade_edges_for_skips
+
+    # Steinbeck: "3." is skipped and "1.1.2 III" is glued to the last sentence of the chapter
+    # before, to which it adds nothing; the two headings pair
+    src = [{"wagon", "road"}, {"chapter-3"}, {"morning"}]
+    tgt = [{"wagon", "road"}, {"heading-III"}, {"morning"}]
+    content = (np.ones(3, bool), np.ones(3, bool))
+    path = [(0, 1, 0, 2), (1, 1, 2, 0), (2, 1, 2, 1)]
+    assert trade_edges_for_skips(path, concept_spans(src, tgt).similarity, 0.01, content) == [
+        (0, 1, 0, 1), (1, 1, 1, 1), (2, 1, 2, 1)]
+    # a target sentence that completes the merge stays in it, and the source skip stays a skip
+    tgt = [{"wagon"}, {"road"}, {"morning"}]
+    assert trade_edges_for_skips(path, concept_spans(src, tgt).similarity, 0.01, content) == path
+    # a skip of a unit without content (a separator line) takes nothing
+    no_content = (np.array([True, False, True]), np.ones(3, bool))
+    tgt = [{"wagon", "road"}, {"heading-III"}, {"morning"}]
+    assert trade_edges_for_skips(path, concept_spans(src, tgt).similarity, 0.01, no_content) == path
+
+
+def test_a_source_skip_and_a_target_skip_side_by_side_pair_unless_one_has_no_content():
+    from sentaligner.dp import pair_facing_skips
+
+    path = [(0, 1, 0, 1), (1, 1, 1, 0), (2, 0, 1, 1), (2, 1, 2, 1), (3, 0, 3, 1), (3, 1, 4, 0)]
+    content = (np.ones(4, bool), np.ones(4, bool))
+    assert pair_facing_skips(path, content) == [(0, 1, 0, 1), (1, 1, 1, 1), (2, 1, 2, 1), (3, 1, 3, 1)]
+    # two skips of the same side stay skips; so does a separator line ("* * *") beside a skip
+    assert pair_facing_skips([(0, 1, 0, 0), (1, 1, 0, 0)], content) == [(0, 1, 0, 0), (1, 1, 0, 0)]
+    separator = (np.ones(4, bool), np.array([True, False, True, True]))
+    assert pair_facing_skips(path, separator) == [(0, 1, 0, 1), (1, 1, 1, 0), (2, 0, 1, 1), (2, 1, 2, 1),
+                                                  (3, 1, 3, 1)]
+
+
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():
     from sentaligner.dp import LinkCosts, SpanVectors
 
