@@ -40,8 +40,10 @@ def search_case(n: int, dim: int = 384, seed: int = 0) -> dict:
     tgt /= np.linalg.norm(tgt, axis=1, keepdims=True)
     keep = rng.random(n) > 0.02
     src_len = rng.uniform(20, 200, n)
+    quoted = (rng.random(n) < 0.1).astype(np.int8)  # one sentence in ten ends a quotation, on both sides
     started = time.perf_counter()
-    links = align_vectors(src, tgt[keep], src_len, src_len[keep] * 1.1, AlignParams())
+    links = align_vectors(src, tgt[keep], src_len, src_len[keep] * 1.1, AlignParams(),
+                          src_endings=quoted, tgt_endings=quoted[keep])
     seconds = time.perf_counter() - started
     target_of = np.cumsum(keep) - 1
     right = sum(1 for link in links if (len(link.src) == 1 and len(link.tgt) == 1 and keep[link.src[0]]

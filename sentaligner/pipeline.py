@@ -24,6 +24,7 @@ from .score import (
     link_scores,
     mostly_untranslated,
     number_masks,
+    quote_endings,
     typical_log_ratio,
 )
 from .segment import split_sentences
@@ -257,7 +258,7 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)))
     found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
                           params, number_masks(src.texts), number_masks(tgt.texts), exact,
-                          src.boundaries, tgt.boundaries)
+                          src.boundaries, tgt.boundaries, quote_endings(src.texts), quote_endings(tgt.texts))
 
     calibration = calibration or getattr(encoder, "calibration", None)
     links = [link_record(src, tgt, link, 0.0) for link in found]
@@ -340,3 +341,4 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     return CalibrationExamples(rows["links"], features, np.array(rows["strict"], dtype=bool),
                                np.array(rows["lax"], dtype=bool), np.array(rows["synthetic"], dtype=bool),
                                link_scores(features, DEFAULT_CALIBRATION))
+

@@ -11,8 +11,11 @@ DIM = 64
 
 
 def random_units(rng, count):
-    vectors = rng.normal(size=(count, DIM))
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normalized(rng.normal(size=(count, DIM)))
+
+
+def normalized(vectors):
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
 def merged(vectors, lengths):
@@ -399,6 +402,41 @@ def test_a_source_skip_and_a_target_skip_side_by_side_pair_unless_one_has_no_con
     separator = (np.ones(4, bool), np.array([True, False, True, True]))
     assert pair_facing_skips(path, separator) == [(0, 1, 0, 1), (1, 1, 1, 0), (2, 0, 1, 1), (2, 1, 2, 1),
                                                   (3, 1, 3, 1)]
+
+
+def speech_document(rng, target_endings_follow_source: bool):
+    """30 sentence pairs, every third ending a quotation on the source side, then a source
+    sentence of speech X (ending with a quotation mark) and one more, Y; the target cuts X in
+    two, and its second half, a short one that ends the quotation, reads a little more like Y."""
+    n = 30
+    base = random_units(rng, n + 2)
+    u, v = base[n], base[n + 1]
+    src = np.vstack([base[:n], u, v])
+    tgt = np.vstack([normalized(base[:n] + 0.04 * rng.normal(size=(n, DIM))),
+                     normalized(u + 0.025 * rng.normal(size=DIM)), normalized(0.6 * u + 0.8 * v),
+                     normalized(v + 0.025 * rng.normal(size=DIM))])
+    src_endings = np.array([int(i % 3 == 0) for i in range(n)] + [1, 0])
+    tgt_endings = np.array([int(i % 3 == 0) for i in range(n)] + [0, 1, 0])
+    if not target_endings_follow_source:
+        tgt_endings[:n] = rng.permutation(tgt_endings[:n])
+    src_len, tgt_len = np.full(n + 2, 60.0), np.concatenate([np.full(n, 60.0), [50.0, 10.0, 50.0]])
+    return src, tgt, src_len, tgt_len, src_endings, tgt_endings
+
+
+def test_a_block_ends_where_the_quotation_ends_when_the_document_keeps_quotations_alike():
+    rng = np.random.default_rng(5)
+    src, tgt, src_len, tgt_len, src_endings, tgt_endings = speech_document(rng, True)
+
+    def last_links(weight, tgt_endings=tgt_endings):
+        links = align_vectors(src, tgt, src_len, tgt_len, AlignParams(ending_weight=weight),
+                              src_endings=src_endings, tgt_endings=tgt_endings)
+        return [(link.src, link.tgt) for link in links][-2:]
+
+    assert last_links(0.0) == [((30,), (30,)), ((31,), (31, 32))]
+    assert last_links(2.0) == [((30,), (30, 31)), ((31,), (32,))]
+    # where the two sides' endings have nothing to do with each other, the term is about 0
+    _, _, _, _, _, shuffled = speech_document(np.random.default_rng(5), False)
+    assert last_links(2.0, shuffled) == last_links(0.0)
 
 
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():

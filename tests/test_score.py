@@ -181,3 +181,12 @@ def test_calibrate_on_the_fixtures_writes_a_calibration_align_can_use(tmp_path):
     assert all(0 <= json.loads(line)["score"] <= 1 for line in aligned.stdout.splitlines())
     again = run_cli("calibrate", *files, "-o", str(output))
     assert again.exit_code == 4  # exists, no --force
+
+
+def test_quote_endings_mark_texts_that_end_a_quotation_in_any_script():
+    from sentaligner.score import quote_endings
+
+    texts = ["Посол заявил: «Мы готовы к диалогу».", "Han sa: «Vi er klare for dialog»",
+             "韦小宝大喜，道：“成了，明儿我准能赢他。”", "'Tomorrow, I win!'", "Trinket was pleased as punch.",
+             "the brothers' turn", "", "   "]
+    assert quote_endings(texts).tolist() == [0, 1, 1, 1, 0, 0, 0, 0]
