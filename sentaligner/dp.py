@@ -114,8 +114,10 @@ class AlignParams:
     span_weight_power: float = SPAN_WEIGHT_POWER
     # How a link's spans end (with a quotation mark or not) counts this many times the log of
     # how much likelier that pair of endings is in this document's surest pairs than by chance,
-    # in units of posterior_temperature (Band.add_ending_term). Chosen leaving each set out.
-    ending_weight: float = 2.0
+    # in units of posterior_temperature (Band.add_ending_term). 1 is the weight of a likelihood
+    # ratio: a cost is -T log of a probability. Only MAC-Dev's links move with it (2 fits it
+    # better, chosen on it alone), so no other value is supported by the other sets.
+    ending_weight: float = 1.0
     # The surest pairs' table of endings is shrunk towards independence as if this many more
     # pairs were there, so a handful of pairs cannot set a strong term.
     ending_prior: float = 10.0

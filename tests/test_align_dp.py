@@ -427,16 +427,16 @@ def test_a_block_ends_where_the_quotation_ends_when_the_document_keeps_quotation
     rng = np.random.default_rng(5)
     src, tgt, src_len, tgt_len, src_endings, tgt_endings = speech_document(rng, True)
 
-    def last_links(weight, tgt_endings=tgt_endings):
-        links = align_vectors(src, tgt, src_len, tgt_len, AlignParams(ending_weight=weight),
-                              src_endings=src_endings, tgt_endings=tgt_endings)
+    def last_links(params, tgt_endings=tgt_endings):
+        links = align_vectors(src, tgt, src_len, tgt_len, params, src_endings=src_endings, tgt_endings=tgt_endings)
         return [(link.src, link.tgt) for link in links][-2:]
 
-    assert last_links(0.0) == [((30,), (30,)), ((31,), (31, 32))]
-    assert last_links(2.0) == [((30,), (30, 31)), ((31,), (32,))]
+    without = AlignParams(ending_weight=0.0)
+    assert last_links(without) == [((30,), (30,)), ((31,), (31, 32))]
+    assert last_links(AlignParams()) == [((30,), (30, 31)), ((31,), (32,))]
     # where the two sides' endings have nothing to do with each other, the term is about 0
     _, _, _, _, _, shuffled = speech_document(np.random.default_rng(5), False)
-    assert last_links(2.0, shuffled) == last_links(0.0)
+    assert last_links(AlignParams(ending_weight=4.0), shuffled) == last_links(without)
 
 
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():
