@@ -32,6 +32,7 @@ class Block:
     kind: str  # p, h, li, cell, caption, footnote, cue, line
     where: str  # its place: `p 12`, `h2 3`, `table 1 r2 c3`, `cue 14 00:01:02,000`, `line 7`
     level: int = 0  # a heading's level
+    times: tuple[float, float] | None = None  # a subtitle cue's start and end, in seconds
 
 
 @dataclass
@@ -227,7 +228,8 @@ def _subtitles(path: Path, text: str, kind: str) -> list[Block]:
     for number, event in enumerate((e for e in subs if not e.is_comment), start=1):
         line = " ".join(event.plaintext.split())
         if line:
-            blocks.append(Block(line, "cue", f"cue {number} {_timestamp(event.start)}"))
+            blocks.append(Block(line, "cue", f"cue {number} {_timestamp(event.start)}",
+                                times=(event.start / 1000, event.end / 1000)))
     return blocks
 
 

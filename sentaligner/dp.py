@@ -35,6 +35,12 @@ a skip beside a merge takes the merge's facing edge sentence where that sentence
 the merge (trade_edges_for_skips). A source skip and a target skip side by side become a pair
 (pair_facing_skips).
 
+Two signals are weighed by what the document itself shows (Band.add_ending_term,
+Band.add_time_term): how a link's spans end (a quotation mark or not) and, for subtitles, how
+far their cues overlap in time. Each adds -T log of a likelihood ratio, taken over the
+document's surest pairs against chance, so it counts where the two texts agree on it and is about
+0 where they do not (quotations marked differently, subtitles timed for another release).
+
 Every possible link gets its posterior: a forward-backward pass over the same band with soft
 minima, where each path weighs exp(-cost / T), gives the share of all paths that use it. The path
 returned is not the cheapest but the one whose links' posteriors, less `decode_threshold`, sum
@@ -118,9 +124,14 @@ class AlignParams:
     # ratio: a cost is -T log of a probability. Only MAC-Dev's links move with it (2 fits it
     # better, chosen on it alone), so no other value is supported by the other sets.
     ending_weight: float = 1.0
-    # The surest pairs' table of endings is shrunk towards independence as if this many more
-    # pairs were there, so a handful of pairs cannot set a strong term.
-    ending_prior: float = 10.0
+    # Where both sides are subtitles, the time overlap of a link's cues counts so: the log of how
+    # much likelier that overlap is in the surest pairs than among all candidate pairs, in units
+    # of posterior_temperature (Band.add_time_term). No gold set has subtitles, so nothing was
+    # chosen: 1 is the weight of a likelihood ratio, as for the endings.
+    time_weight: float = 1.0
+    # The surest pairs' tables (endings, time overlaps) are shrunk towards chance as if this many
+    # more pairs were there, so a handful of pairs cannot set a strong term.
+    evidence_prior: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -163,11 +174,15 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                   params: AlignParams = AlignParams(), src_numbers: np.ndarray | None = None,
                   tgt_numbers: np.ndarray | None = None, exact: ExactSpans | None = None,
                   src_boundaries: ArrayLike | None = None, tgt_boundaries: ArrayLike | None = None,
-                  src_endings: np.ndarray | None = None, tgt_endings: np.ndarray | None = None) -> list[Link]:
+                  src_endings: np.ndarray | None = None, tgt_endings: np.ndarray | None = None,
+                  src_times: ArrayLike | None = None, tgt_times: ArrayLike | None = None) -> list[Link]:
     """Align two sequences of L2-normalized sentence vectors; lengths are in characters. With
     `exact`, skips next to a pair are checked against exact span embeddings (reattach_skips);
     with both sides' `boundaries` (the block boundary before each sentence: 0 none, 1 a
-    paragraph, 2 a heading or cue), a link crossing them on one side only costs more."""
+    paragraph, 2 a heading or cue), a link crossing them on one side only costs more. With both
+    sides' `endings` (a class per sentence: 1 where it ends a quotation) and `times` (each
+    sentence's cue, start and end in seconds), links whose spans agree on them as the document's
+    surest pairs do cost less."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
         return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
@@ -204,18 +219,30 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers,
                        src_boundaries=src_edges, tgt_boundaries=tgt_edges)
     band = Band(n, m, types, costs, lo, hi)
-    if params.ending_weight and src_endings is not None and tgt_endings is not None:
-        band.add_ending_term(src_endings, tgt_endings, params.ending_weight * params.posterior_temperature,
-                             params.ending_prior)
+    endings = (src_endings, tgt_endings) if src_endings is not None and tgt_endings is not None else None
+    times = (np.asarray(src_times, float), np.asarray(tgt_times, float)) \
+        if src_times is not None and tgt_times is not None else None
+    with_endings, with_times = bool(params.ending_weight and endings), bool(params.time_weight and times)
+    if with_endings or with_times:
+        surest = band.mutual_cheapest_pairs()  # taken before either term moves the costs
+        temperature, prior = params.posterior_temperature, params.evidence_prior
+        if endings is not None and params.ending_weight:
+            band.add_ending_term(*endings, surest, params.ending_weight * temperature, prior)
+        if times is not None and params.time_weight:
+            band.add_time_term(*times, surest, params.time_weight * temperature, prior)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
     path = band.best_path()
+    # the steps after the search move no sentence against what the document's evidence says:
+    # not where that makes the links it touches less than half as likely
+    evidence = band.evidence_cost if with_endings or with_times else None
+    veto = params.posterior_temperature * np.log(2.0)
     if exact is not None and params.reattach_margin is not None:
-        path = reattach_skips(path, exact, params.max_merge, params.reattach_margin)
+        path = reattach_skips(path, exact, params.max_merge, params.reattach_margin, evidence, veto)
     content = (_has_content(raw_vectors[0]), _has_content(raw_vectors[1]))
     if exact is not None and params.trade_margin is not None:
-        path = trade_edges_for_skips(path, exact.similarity, params.trade_margin, content)
-    path = pair_facing_skips(path, content)
+        path = trade_edges_for_skips(path, exact.similarity, params.trade_margin, content, evidence, veto)
+    path = pair_facing_skips(path, content, evidence, veto)
     posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
@@ -274,8 +301,11 @@ def _centered(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int,
-                   margin: float) -> list[tuple[int, int, int, int]]:
+Evidence = Callable[[int, int, int, int], float]  # what the document's evidence adds to a link's cost
+
+
+def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max_merge: int, margin: float,
+                   evidence: Evidence | None = None, veto: float = 0.0) -> list[tuple[int, int, int, int]]:
     """The path with each skip (1-0 / 0-1) of a movable sentence joined to the neighbouring
     pair it fits best, where the pair's two spans, embedded exactly with the sentence, are at
     least `margin` more similar than without it (a negative margin: at most that much less).
@@ -284,7 +314,8 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
     belongs to, so it is skipped; the joined text shows whether it carries what the other side
     has. A sentence with no counterpart makes the span less similar and stays a skip. A unit
     without a word (a stray letter) barely moves an embedding, so its gain would be noise: it is
-    not movable."""
+    not movable. Nor is a sentence whose joining would raise the pair's `evidence` cost by more
+    than `veto` (a subtitle cue said at another time than the pair's)."""
     movable, span_similarity = exact.movable, exact.similarity
     path = list(path)
     k = 0
@@ -301,6 +332,8 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
             if not (na and nb) or na + nb + 1 > max_merge:
                 continue
             joined = (ni, na + a, nj, nb + b) if neighbour < k else (i, a + na, j, b + nb)
+            if evidence is not None and evidence(*joined) - evidence(ni, na, nj, nb) > veto:
+                continue
             gain = span_similarity(*joined) - span_similarity(ni, na, nj, nb)
             if gain >= margin and (best is None or gain > best[0]):
                 best = (gain, neighbour, joined)
@@ -315,13 +348,15 @@ def reattach_skips(path: list[tuple[int, int, int, int]], exact: ExactSpans, max
 
 
 def trade_edges_for_skips(path: list[tuple[int, int, int, int]], span_similarity: Callable[[int, int, int, int], float],
-                          margin: float, content: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, int, int]]:
+                          margin: float, content: tuple[np.ndarray, np.ndarray], evidence: Evidence | None = None,
+                          veto: float = 0.0) -> list[tuple[int, int, int, int]]:
     """The path where each skip beside a merge takes the merge's edge sentence that faces it on
     the other side, unless that sentence, embedded exactly with its merge, makes the merge's two
     spans at least `margin` more similar (both units with `content`). A heading the encoder cannot match ("3." against
     "1.1.2 III") is left a skip, and its counterpart, about as cheap to glue onto the sentence
     before as to pair with nothing alike, is glued there; the joined text then shows that it
-    adds nothing to that link, and the two headings, at the same place in both texts, pair."""
+    adds nothing to that link, and the two headings, at the same place in both texts, pair. No
+    trade raises the two links' `evidence` cost by more than `veto`."""
     path = list(path)
     for k, (i, a, j, b) in enumerate(path):
         if a + b != 1 or not (content[0][i] if a else content[1][j]):
@@ -343,19 +378,22 @@ def trade_edges_for_skips(path: list[tuple[int, int, int, int]], span_similarity
                 continue
             if not content[1 if a else 0][edge]:
                 continue
+            if evidence is not None and evidence(*rest) + evidence(*pair) - evidence(ni, na, nj, nb) > veto:
+                continue
             if span_similarity(ni, na, nj, nb) - span_similarity(*rest) < margin:
                 path[neighbour], path[k] = rest, pair
                 break
     return path
 
 
-def pair_facing_skips(path: list[tuple[int, int, int, int]],
-                      content: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, int, int]]:
+def pair_facing_skips(path: list[tuple[int, int, int, int]], content: tuple[np.ndarray, np.ndarray],
+                      evidence: Evidence | None = None, veto: float = 0.0) -> list[tuple[int, int, int, int]]:
     """The path with a source skip and a target skip that follow each other, both units with
     `content` (the others have nothing to translate), made one 1-1 link: the two sentences are
     at the same place in both texts, between the same two links, and a translation that drops
     one sentence and adds another just there is rarer than a pair the encoder does not see as
-    alike (differently written section numbers)."""
+    alike (differently written section numbers). Not where the pair's `evidence` cost is above
+    `veto` (two cues said at different times)."""
     def lone_skip(step: tuple[int, int, int, int]) -> bool:
         i, a, j, b = step
         return a + b == 1 and bool(content[0][i] if a else content[1][j])
@@ -365,7 +403,11 @@ def pair_facing_skips(path: list[tuple[int, int, int, int]],
         last = paired[-1] if paired else None
         if last is not None and lone_skip(last) and lone_skip(step) and last[1] != step[1]:
             src, tgt = (last, step) if last[1] else (step, last)
-            paired[-1] = (src[0], 1, tgt[2], 1)
+            pair = (src[0], 1, tgt[2], 1)
+            if evidence is None or evidence(*pair) <= veto:
+                paired[-1] = pair
+                continue
+            paired.append(step)
         else:
             paired.append(step)
     return paired
@@ -498,6 +540,9 @@ class Band:
         # set by costs_to_posterior_gains: per row, the summed gains of insertions, and the threshold
         self.insertion_gain_prefix: np.ndarray | None = None
         self.gain_threshold = 0.0
+        # set by add_ending_term / add_time_term: per side the sentences' classes or times, and the term
+        self.ending_evidence: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.time_evidence: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.width = self.link_costs.shape[2]
         self.type_number = {ab: k for k, ab in enumerate(types)}
         self.a_of = np.array([a for a, _ in types])
@@ -531,17 +576,17 @@ class Band:
         mutual = row_cost[src] <= column_best[tgt]
         return src[mutual], tgt[mutual]
 
-    def add_ending_term(self, src_endings: np.ndarray, tgt_endings: np.ndarray, scale: float,
-                        prior: float) -> None:
+    def add_ending_term(self, src_endings: np.ndarray, tgt_endings: np.ndarray,
+                        surest: tuple[np.ndarray, np.ndarray], scale: float, prior: float) -> None:
         """Add to every pair link's cost -scale * log(P(e, f) / P(e) P(f)), where e and f are the
         classes of how its two spans end (their last sentences') and P is taken over the
-        document's surest pairs (mutual_cheapest_pairs), shrunk towards independence by `prior`
+        document's `surest` pairs (mutual_cheapest_pairs), shrunk towards independence by `prior`
         pairs. Where a translation keeps direct speech, a sentence that ends a quotation ends
         one on the other side too, and a block whose last sentence does so on one side only is
         likely cut in the wrong place (English splitting a long Chinese sentence of dialogue);
         where the two texts mark speech differently (Hungarian dashes against English quotation
         marks) or have none, the classes are independent in those pairs and the term is about 0."""
-        src, tgt = self.mutual_cheapest_pairs()
+        src, tgt = surest
         classes = int(max(src_endings.max(initial=0), tgt_endings.max(initial=0))) + 1
         counts = np.zeros((classes, classes))
         np.add.at(counts, (src_endings[src], tgt_endings[tgt]), 1.0)
@@ -557,6 +602,58 @@ class Band:
             last_src = src_endings[np.minimum(rows + a - 1, self.n - 1)]
             last_tgt = tgt_endings[np.clip(self.lo[:, None] + self.columns + b - 1, 0, self.m - 1)]
             self.link_costs[t] += term[last_src[:, None], last_tgt]
+        self.ending_evidence = (src_endings, tgt_endings, term)
+
+    def add_time_term(self, src_times: np.ndarray, tgt_times: np.ndarray, surest: tuple[np.ndarray, np.ndarray],
+                      scale: float, prior: float) -> None:
+        """Add to every pair link's cost -scale * log(P(c | surest pair) / P(c | candidate pair)),
+        where c is the class of how far its two spans overlap in time (`_overlap_classes`), the
+        surest pairs are those of mutual_cheapest_pairs and the candidates every 1-1 cell of the
+        band (with one more of each class); the surest pairs' shares are shrunk towards the
+        candidates' by `prior` pairs. The
+        target's times are first moved by the surest pairs' median start difference, so subtitles
+        of another release, running a constant offset behind, still line up; where the times say
+        nothing of which cues go together, the two distributions are alike and the term is about 0."""
+        src, tgt = surest
+        if not len(src):
+            return
+        tgt_times = tgt_times + np.median(src_times[src, 0] - tgt_times[tgt, 0])
+        one_to_one = self.link_costs[self.type_number[(1, 1)], :self.n]
+        rows, offsets = np.nonzero(np.isfinite(one_to_one) & (self.lo[:self.n, None] + self.columns < self.m))
+        candidates = _overlap_classes(src_times[rows], src_times[rows], tgt_times[self.lo[rows] + offsets],
+                                      tgt_times[self.lo[rows] + offsets])
+        sure = _overlap_classes(src_times[src], src_times[src], tgt_times[tgt], tgt_times[tgt])
+        # one more candidate of each class: a class no 1-1 cell has (a merge's partial overlap of
+        # evenly timed cues) is rare, not impossible
+        chance = (np.bincount(candidates, minlength=OVERLAP_CLASSES) + 1.0) / (len(candidates) + OVERLAP_CLASSES)
+        together = (np.bincount(sure, minlength=OVERLAP_CLASSES) + prior * chance) / (len(sure) + prior)
+        term = -scale * np.log(together / chance)
+        starts = np.arange(self.n + 1)
+        tgt_starts = np.clip(self.lo[:, None] + self.columns, 0, self.m - 1)
+        for t, (a, b) in enumerate(self.types):
+            if not b:
+                continue
+            first = src_times[np.minimum(starts, self.n - 1)][:, None]
+            last = src_times[np.minimum(starts + a - 1, self.n - 1)][:, None]
+            classes = _overlap_classes(first, last, tgt_times[tgt_starts],
+                                       tgt_times[np.minimum(tgt_starts + b - 1, self.m - 1)])
+            self.link_costs[t] += term[classes]
+        self.time_evidence = (src_times, tgt_times, term)
+
+    def evidence_cost(self, i: int, a: int, j: int, b: int) -> float:
+        """What the ending and time terms add to the cost of the link of source sentences i..i+a-1
+        and target sentences j..j+b-1 (0 for a skip, or without those terms)."""
+        if not (a and b):
+            return 0.0
+        cost = 0.0
+        if self.ending_evidence is not None:
+            src_endings, tgt_endings, term = self.ending_evidence
+            cost += float(term[src_endings[i + a - 1], tgt_endings[j + b - 1]])
+        if self.time_evidence is not None:
+            src_times, tgt_times, term = self.time_evidence
+            classes = _overlap_classes(src_times[i], src_times[i + a - 1], tgt_times[j], tgt_times[j + b - 1])
+            cost += float(term[classes])
+        return cost
 
     def _incoming(self, i: int, rows: np.ndarray, ring: int) -> np.ndarray:
         """Cost of reaching each cell of row i by each link type: the value at the link's start
@@ -1001,6 +1098,22 @@ def _crossings(boundaries: np.ndarray | None, max_size: int) -> dict[int, np.nda
             inside = np.maximum(inside, padded[size - 1:size - 1 + n])
         out[size] = inside.copy()
     return out
+
+
+OVERLAP_CLASSES = 4  # no overlap; overlaps under a third, under two thirds, at least two thirds
+
+
+def _overlap_classes(src_first: np.ndarray, src_last: np.ndarray, tgt_first: np.ndarray,
+                     tgt_last: np.ndarray) -> np.ndarray:
+    """How far two spans overlap in time, each running from the start of its first cue to the end
+    of its last (arrays of (start, end) pairs): 0 not at all, else 1, 2 or 3 as the time they
+    share reaches a third and two thirds of the time they cover together."""
+    src_start, src_end = src_first[..., 0], src_last[..., 1]
+    tgt_start, tgt_end = tgt_first[..., 0], tgt_last[..., 1]
+    shared = np.minimum(src_end, tgt_end) - np.maximum(src_start, tgt_start)
+    covered = np.maximum(src_end, tgt_end) - np.minimum(src_start, tgt_start)
+    share = np.where(shared > 0, shared / np.where(covered > 0, covered, 1.0), 0.0)
+    return np.where(shared > 0, 1 + (share >= 1 / 3) + (share >= 2 / 3), 0).astype(np.intp)
 
 
 def band_link_costs(costs: LinkCosts, types: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

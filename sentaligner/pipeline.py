@@ -42,12 +42,14 @@ Stage = Callable[[str, int | None], Callable[[int], None]]
 class Units:
     """One side's alignment units: texts and the ids they are reported under; for a document
     read by blocks (documents.py), also each unit's place and the strength of the block boundary
-    before it (0: inside a block, 1: a new paragraph, 2: next to a heading or a subtitle cue)."""
+    before it (0: inside a block, 1: a new paragraph, 2: next to a heading or a subtitle cue);
+    for subtitles, each unit's cue start and end in seconds."""
 
     texts: list[str]
     ids: list[int]
     where: list[str] | None = None
     boundaries: list[int] | None = None
+    times: list[tuple[float, float]] | None = None
 
 
 _CONTENT = re.compile(r"[^\W_]")
@@ -112,17 +114,21 @@ def document_units(document: Document, lang: str) -> Units:
     """The sentences of a document's blocks, numbered in reading order, each with its block's
     place. Plain text read line by line carries no places: its units are `split_units`' own."""
     texts, where, boundaries = [], [], []
+    times: list[tuple[float, float] | None] = []
     previous = None
     for block in document.blocks:
         for first, sentence in enumerate(split_sentences(block.text, lang)):
             texts.append(sentence.text)
             where.append(block.where)
+            times.append(block.times)
             strong = block.kind in STRONG_BLOCKS or (previous is not None and previous.kind in STRONG_BLOCKS)
             boundaries.append(0 if first or len(texts) == 1 else 2 if strong else 1)
         previous = block
     if document.format == "text" and document.line_breaks == "line":
         return Units(texts, list(range(len(texts))))
-    return Units(texts, list(range(len(texts))), where, boundaries)
+    cue_times = [cue for cue in times if cue is not None]
+    timed = bool(cue_times) and len(cue_times) == len(texts)
+    return Units(texts, list(range(len(texts))), where, boundaries, cue_times if timed else None)
 
 
 class LinkRecord(TypedDict):
@@ -258,7 +264,8 @@ def align_units(src: Units, tgt: Units, encoder: Encoder, src_lang: str = "ru",
     exact = ExactSpans(span_similarity, (word_masks(src.texts), word_masks(tgt.texts)))
     found = align_vectors(src_vectors, tgt_vectors, [len(t) for t in src.texts], [len(t) for t in tgt.texts],
                           params, number_masks(src.texts), number_masks(tgt.texts), exact,
-                          src.boundaries, tgt.boundaries, quote_endings(src.texts), quote_endings(tgt.texts))
+                          src.boundaries, tgt.boundaries, quote_endings(src.texts), quote_endings(tgt.texts),
+                          src.times, tgt.times)
 
     calibration = calibration or getattr(encoder, "calibration", None)
     links = [link_record(src, tgt, link, 0.0) for link in found]

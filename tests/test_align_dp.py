@@ -439,6 +439,54 @@ def test_a_block_ends_where_the_quotation_ends_when_the_document_keeps_quotation
     assert last_links(AlignParams(ending_weight=4.0), shuffled) == last_links(without)
 
 
+def repeated_line_subtitles(rng):
+    """30 cues a side, then a short line said three times ("Yes.") and five more cues; the target
+    has the short line twice: the one said second is not subtitled. Each cue lasts 2.5 s of 3."""
+    base, yes = random_units(rng, 30), random_units(rng, 1)[0]
+    src = np.vstack([base[:25], yes, yes, yes, base[25:]])
+    tgt = np.vstack([normalized(base[:25] + 0.04 * rng.normal(size=(25, DIM))),
+                     normalized(yes + 0.02 * rng.normal(size=(2, DIM))),
+                     normalized(base[25:] + 0.04 * rng.normal(size=(5, DIM)))])
+    starts = np.arange(len(src)) * 3.0
+    src_times = np.stack([starts, starts + 2.5], axis=1)
+    tgt_times = np.delete(src_times, 26, axis=0)
+    src_len, tgt_len = np.full(len(src), 40.0), np.full(len(tgt), 40.0)
+    src_len[25:28], tgt_len[25:27] = 4.0, 3.0
+    return src, tgt, src_len, tgt_len, src_times, tgt_times
+
+
+def test_subtitle_times_tell_which_of_a_repeated_line_has_no_counterpart():
+    rng = np.random.default_rng(3)
+    src, tgt, src_len, tgt_len, src_times, tgt_times = repeated_line_subtitles(rng)
+
+    def around_the_repeats(src_times=None, tgt_times=None):
+        links = align_vectors(src, tgt, src_len, tgt_len, AlignParams(), src_times=src_times, tgt_times=tgt_times)
+        return [(link.src, link.tgt) for link in links if set(link.src) & {25, 26, 27}]
+
+    # the vectors alone cannot tell the three apart: two of them merge
+    assert around_the_repeats() == [((25,), (25,)), ((26, 27), (26,))]
+    with_times = [((25,), (25,)), ((26,), ()), ((27,), (26,))]
+    assert around_the_repeats(src_times, tgt_times) == with_times
+    # subtitles of another release, running 7 s behind, line up by their surest pairs' offset
+    assert around_the_repeats(src_times, tgt_times + 7.0) == with_times
+    # times that say nothing of which cues go together change nothing
+    shuffled = tgt_times.copy()
+    shuffled[:, 0] = rng.permutation(shuffled[:, 0])
+    shuffled[:, 1] = shuffled[:, 0] + 2.5
+    assert around_the_repeats(src_times, shuffled) == around_the_repeats()
+
+
+def test_overlap_classes_grade_the_shared_time_by_thirds():
+    from sentaligner.dp import _overlap_classes
+
+    cue = np.array([[0.0, 3.0]])
+    others = np.array([[3.0, 5.0], [2.0, 6.0], [1.0, 4.0], [0.0, 3.0], [0.5, 3.0]])
+    # apart (touching), 1/6, 2/4, 3/3, 2.5/3 of the time covered together
+    assert _overlap_classes(cue, cue, others, others).tolist() == [0, 1, 2, 3, 3]
+    # a span runs from its first cue's start to its last cue's end
+    assert _overlap_classes(cue, np.array([[4.0, 6.0]]), np.array([[0.0, 3.0]]), np.array([[3.5, 6.0]])).tolist() == [3]
+
+
 def test_length_padding_follows_the_typical_ratio_so_short_and_long_sentences_fit_alike():
     from sentaligner.dp import LinkCosts, SpanVectors
 

@@ -312,3 +312,36 @@ def test_block_boundaries_go_to_the_search_headings_weighing_double(tmp_path):
     assert units.where == ["h1 1", "p 1", "p 1", "p 2"]
     plain = document_units(read_document(FIXTURES / "ria.nb.txt", line_breaks="line"), "nb")
     assert plain.boundaries is None and plain.where is None  # posts read line by line: as before
+
+
+
+def build_dialogue_srt(path, lang, thanked_at):
+    """The Izvestia commentary as subtitles, a cue a link of the fixture 4 s apart, with "thank
+    you" said twice in the middle (at 62 s and at 64 s). The Norwegian subtitles give the thanks
+    once, at `thanked_at` seconds."""
+    pysubs2 = pytest.importorskip("pysubs2")
+    side = "src" if lang == "ru" else "tgt"
+    fixture = (FIXTURES / "izvestia.ru-nb.jsonl").read_text(encoding="utf-8")
+    lines = [json.loads(line)[side] for line in fixture.splitlines()]
+    subs = pysubs2.SSAFile()
+    for k, line in enumerate(lines):
+        start = k * 4000 + (8000 if k >= 15 else 0)  # 60 s to 68 s: the thanks
+        if line:
+            subs.append(pysubs2.SSAEvent(start=start, end=start + 3000, text=line))
+    for second in [62, 64] if lang == "ru" else [thanked_at]:
+        subs.append(pysubs2.SSAEvent(start=second * 1000, end=second * 1000 + 1500,
+                                     text="Спасибо." if lang == "ru" else "Takk."))
+    subs.sort()
+    subs.save(str(path), format_="srt")
+
+
+@pytest.mark.parametrize("thanked_at, cue", [(62, "cue 16 00:01:02,000"), (64, "cue 17 00:01:04,000")])
+def test_subtitle_times_decide_which_repeated_line_is_translated(thanked_at, cue, tmp_path):
+    build_dialogue_srt(tmp_path / "a.ru.srt", "ru", thanked_at)
+    build_dialogue_srt(tmp_path / "a.nb.srt", "nb", thanked_at)
+    links, output = aligned(tmp_path, tmp_path / "a.ru.srt", tmp_path / "a.nb.srt")
+    thanks = [link for link in links if "Спасибо." in link["src"]]
+    assert [link["src"] for link in thanks] == ["Спасибо.", "Спасибо."], output  # each a link of its own
+    translated = [link["src_where"] for link in thanks if link["tgt"]]
+    assert translated == [cue], output
+    assert [link["tgt"] for link in thanks if link["tgt"]] == ["Takk."]
