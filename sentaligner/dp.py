@@ -614,14 +614,14 @@ class Band:
         where c is the class of how far its two spans overlap in time (`_overlap_classes`), the
         surest pairs are those of mutual_cheapest_pairs and the candidates every 1-1 cell of the
         band (with one more of each class); the surest pairs' shares are shrunk towards the
-        candidates' by `prior` pairs. The
-        target's times are first moved by the surest pairs' median start difference, so subtitles
-        of another release, running a constant offset behind, still line up; where the times say
-        nothing of which cues go together, the two distributions are alike and the term is about 0."""
+        candidates' by `prior` pairs. The target's times are first mapped onto the source's clock
+        (`_clock_map`), so subtitles of another release, running behind or at another frame rate,
+        still line up; where the times say nothing of which cues go together, the two
+        distributions are alike and the term is about 0."""
         src, tgt = surest
         if not len(src):
             return
-        tgt_times = tgt_times + np.median(src_times[src, 0] - tgt_times[tgt, 0])
+        tgt_times = _clock_map(tgt_times[tgt, 0], src_times[src, 0])(tgt_times)
         one_to_one = self.link_costs[self.type_number[(1, 1)], :self.n]
         rows, offsets = np.nonzero(np.isfinite(one_to_one) & (self.lo[:self.n, None] + self.columns < self.m))
         candidates = _overlap_classes(src_times[rows], src_times[rows], tgt_times[self.lo[rows] + offsets],
@@ -1106,6 +1106,26 @@ def _crossings(boundaries: np.ndarray | None, max_size: int) -> dict[int, np.nda
 
 
 OVERLAP_CLASSES = 4  # no overlap; overlaps under a third, under two thirds, at least two thirds
+# Frame rates subtitles are converted between (23.976, 24, 25 fps) run at most 4.3% apart.
+CLOCK_RATES = (1 / 1.05, 1.05)
+
+
+def _clock_map(tgt_starts: np.ndarray, src_starts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The map from the target's clock to the source's, src = rate * tgt + offset, taken from
+    pairs of cues that go together: the rate is the median of the rates between pairs of them (a
+    few dozen wrong pairs do not move it), kept only within CLOCK_RATES (else 1: no real
+    conversion runs faster or slower), and the offset the median of what is left."""
+    rate = 1.0
+    if len(tgt_starts) >= 3:
+        rng = np.random.default_rng(0)
+        first, second = rng.integers(0, len(tgt_starts), size=(2, min(20_000, len(tgt_starts) ** 2)))
+        apart = np.abs(tgt_starts[second] - tgt_starts[first]) > 1.0  # seconds: a cue's length
+        if apart.any():
+            rates = (src_starts[second] - src_starts[first])[apart] / (tgt_starts[second] - tgt_starts[first])[apart]
+            estimate = float(np.median(rates))
+            rate = estimate if CLOCK_RATES[0] <= estimate <= CLOCK_RATES[1] else 1.0
+    offset = float(np.median(src_starts - rate * tgt_starts))
+    return lambda times: rate * times + offset
 
 
 def _overlap_classes(src_first: np.ndarray, src_last: np.ndarray, tgt_first: np.ndarray,

@@ -467,13 +467,29 @@ def test_subtitle_times_tell_which_of_a_repeated_line_has_no_counterpart():
     assert around_the_repeats() == [((25,), (25,)), ((26, 27), (26,))]
     with_times = [((25,), (25,)), ((26,), ()), ((27,), (26,))]
     assert around_the_repeats(src_times, tgt_times) == with_times
-    # subtitles of another release, running 7 s behind, line up by their surest pairs' offset
+    # subtitles of another release, running 7 s behind, or at 25 frames a second against 23.976,
+    # line up by their surest pairs
     assert around_the_repeats(src_times, tgt_times + 7.0) == with_times
+    assert around_the_repeats(src_times, tgt_times * (25 / 23.976) + 7.0) == with_times
     # times that say nothing of which cues go together change nothing
     shuffled = tgt_times.copy()
     shuffled[:, 0] = rng.permutation(shuffled[:, 0])
     shuffled[:, 1] = shuffled[:, 0] + 2.5
     assert around_the_repeats(src_times, shuffled) == around_the_repeats()
+
+
+def test_the_clock_map_of_subtitles_at_another_frame_rate_ignores_wrong_pairs():
+    from sentaligner.dp import _clock_map
+
+    rng = np.random.default_rng(1)
+    src = np.sort(rng.uniform(0, 5400, 800))  # cue starts over a 90-minute film
+    tgt = src * (25 / 23.976) - 3.0
+    paired = tgt.copy()
+    wrong = rng.choice(800, 80, replace=False)
+    paired[wrong] = rng.uniform(0, 5600, 80)  # one pair in ten is wrong
+    assert np.allclose(_clock_map(paired, src)(tgt), src)
+    # a rate no frame-rate conversion gives is not believed: the clocks are taken to run alike
+    assert np.allclose(_clock_map(src * 2.0, src)(src * 2.0 + 1.0), src * 2.0 + 1.0 - np.median(src))
 
 
 def test_overlap_classes_grade_the_shared_time_by_thirds():
