@@ -37,9 +37,12 @@ the merge (trade_edges_for_skips). A source skip and a target skip side by side 
 
 Two signals are weighed by what the document itself shows (Band.add_ending_term,
 Band.add_time_term): how a link's spans end (a quotation mark or not) and, for subtitles, how
-far their cues overlap in time. Each adds -T log of a likelihood ratio, taken over the
-document's surest pairs against chance, so it counts where the two texts agree on it and is about
-0 where they do not (quotations marked differently, subtitles timed for another release).
+far their cues overlap in time. Each adds -T log of a likelihood ratio, taken over the links
+the document's text already makes sure of (its mutually cheapest pairs; for the times, the
+links found without them) against chance, so it counts where the two texts agree on it and is
+about 0 where they do not (quotations marked differently, subtitles timed for another film).
+Where both sides are timed, the cue boundaries are not anchors: each side's subtitler cuts cues
+in their own places, and the times say where cues meet.
 
 Every possible link gets its posterior: a forward-backward pass over the same band with soft
 minima, where each path weighs exp(-cost / T), gives the share of all paths that use it. The path
@@ -129,12 +132,12 @@ class AlignParams:
     # Steinbeck out, the only gold text with paragraphs (benchmarks/README.md).
     boundary_weight: float = 1.0
     # Where both sides are subtitles, the time overlap of a link's cues counts so: the log of how
-    # much likelier that overlap is in the surest pairs than among all candidate pairs, in units
-    # of posterior_temperature (Band.add_time_term). No gold set has subtitles, so nothing was
-    # chosen: 1 is the weight of a likelihood ratio, as for the endings.
+    # much likelier that overlap is in the links found without the times than among all candidate
+    # links, in units of posterior_temperature (Band.add_time_term). No gold set has subtitles, so
+    # nothing was chosen: 1 is the weight of a likelihood ratio, as for the endings.
     time_weight: float = 1.0
-    # The surest pairs' tables (endings, time overlaps) are shrunk towards chance as if this many
-    # more pairs were there, so a handful of pairs cannot set a strong term.
+    # The tables of endings and time overlaps are shrunk towards chance as if this many more
+    # links were there, so a handful of links cannot set a strong term.
     evidence_prior: float = 10.0
 
 
@@ -185,12 +188,20 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     with both sides' `boundaries` (the block boundary before each sentence: 0 none, 1 a
     paragraph, 2 a heading or cue), a link crossing them on one side only costs more. With both
     sides' `endings` (a class per sentence: 1 where it ends a quotation) and `times` (each
-    sentence's cue, start and end in seconds), links whose spans agree on them as the document's
-    surest pairs do cost less."""
+    sentence's cue, start and end in seconds), links whose spans agree on them as the links the
+    text is surest of do cost less; the times are weighed by how the links found without them
+    overlap, and take the place of the boundaries."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
         return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
                 + [Link((), (j,), 0.0, 2.0) for j in range(m)])
+    untimed: list[Link] = []
+    if src_times is not None and tgt_times is not None and params.time_weight:
+        # cue boundaries are where each side's subtitler cut, often not in the same places; where
+        # cues meet, their times say
+        src_boundaries = tgt_boundaries = None
+        untimed = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params, src_numbers, tgt_numbers,
+                                exact, None, None, src_endings, tgt_endings)
     src_lengths = np.asarray(src_lengths, dtype=float)
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
     # the encoder's vectors as given (float32 from the pipeline), kept for the links' measures
@@ -227,13 +238,12 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     times = (np.asarray(src_times, float), np.asarray(tgt_times, float)) \
         if src_times is not None and tgt_times is not None else None
     with_endings, with_times = bool(params.ending_weight and endings), bool(params.time_weight and times)
-    if with_endings or with_times:
-        surest = band.mutual_cheapest_pairs()  # taken before either term moves the costs
-        temperature, prior = params.posterior_temperature, params.evidence_prior
-        if endings is not None and params.ending_weight:
-            band.add_ending_term(*endings, surest, params.ending_weight * temperature, prior)
-        if times is not None and params.time_weight:
-            band.add_time_term(*times, surest, params.time_weight * temperature, prior)
+    temperature, prior = params.posterior_temperature, params.evidence_prior
+    if endings is not None and params.ending_weight:
+        band.add_ending_term(*endings, band.mutual_cheapest_pairs(), params.ending_weight * temperature, prior)
+    if times is not None and params.time_weight:
+        chosen = [(link.src[0], len(link.src), link.tgt[0], len(link.tgt)) for link in untimed if link.src and link.tgt]
+        band.add_time_term(*times, chosen, params.time_weight * temperature, prior)
     if params.decode_threshold is not None:
         band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
     path = band.best_path()
@@ -608,40 +618,42 @@ class Band:
             self.link_costs[t] += term[last_src[:, None], last_tgt]
         self.ending_evidence = (src_endings, tgt_endings, term)
 
-    def add_time_term(self, src_times: np.ndarray, tgt_times: np.ndarray, surest: tuple[np.ndarray, np.ndarray],
+    def add_time_term(self, src_times: np.ndarray, tgt_times: np.ndarray, chosen_links: list[tuple[int, int, int, int]],
                       scale: float, prior: float) -> None:
-        """Add to every pair link's cost -scale * log(P(c | surest pair) / P(c | candidate pair)),
-        where c is the class of how far its two spans overlap in time (`_overlap_classes`), the
-        surest pairs are those of mutual_cheapest_pairs and the candidates every 1-1 cell of the
-        band (with one more of each class); the surest pairs' shares are shrunk towards the
-        candidates' by `prior` pairs. The target's times are first mapped onto the source's clock
-        (`_clock_map`), so subtitles of another release, running behind or at another frame rate,
-        still line up; where the times say nothing of which cues go together, the two
-        distributions are alike and the term is about 0."""
-        src, tgt = surest
-        if not len(src):
+        """Add to every pair link's cost -scale * log(P(c | chosen link) / P(c | candidate pair)),
+        where c is the class of how far a link's two spans overlap in time (`_overlap_classes`),
+        the chosen links (i, a, j, b) are the pairs found without the times (of any size: where
+        one side cuts its cues in two, a right link is a 1-2, and a 1-1 covers half the time) and
+        the candidates every pair link of the band (with one more of each class); the chosen links'
+        shares are shrunk towards the candidates' by `prior` links. The target's times are first
+        mapped onto the source's clock (`_clock_map`), so subtitles of another release, running
+        behind or at another frame rate, still line up; where the times say nothing of which cues
+        go together, the two distributions are alike and the term is about 0."""
+        chosen = np.array(chosen_links, dtype=np.int64).reshape(-1, 4)
+        if not len(chosen):
             return
-        tgt_times = _clock_map(tgt_times[tgt, 0], src_times[src, 0])(tgt_times)
-        one_to_one = self.link_costs[self.type_number[(1, 1)], :self.n]
-        rows, offsets = np.nonzero(np.isfinite(one_to_one) & (self.lo[:self.n, None] + self.columns < self.m))
-        candidates = _overlap_classes(src_times[rows], src_times[rows], tgt_times[self.lo[rows] + offsets],
-                                      tgt_times[self.lo[rows] + offsets])
-        sure = _overlap_classes(src_times[src], src_times[src], tgt_times[tgt], tgt_times[tgt])
-        # one more candidate of each class: a class no 1-1 cell has (a merge's partial overlap of
-        # evenly timed cues) is rare, not impossible
-        chance = (np.bincount(candidates, minlength=OVERLAP_CLASSES) + 1.0) / (len(candidates) + OVERLAP_CLASSES)
-        together = (np.bincount(sure, minlength=OVERLAP_CLASSES) + prior * chance) / (len(sure) + prior)
-        term = -scale * np.log(together / chance)
+        first_src, last_src = chosen[:, 0], chosen[:, 0] + chosen[:, 1] - 1
+        first_tgt, last_tgt = chosen[:, 2], chosen[:, 2] + chosen[:, 3] - 1
+        tgt_times = _clock_map(tgt_times[first_tgt, 0], src_times[first_src, 0])(tgt_times)
         starts = np.arange(self.n + 1)
         tgt_starts = np.clip(self.lo[:, None] + self.columns, 0, self.m - 1)
-        for t, (a, b) in enumerate(self.types):
-            if not b:
-                continue
+
+        def band_classes(a: int, b: int) -> np.ndarray:
             first = src_times[np.minimum(starts, self.n - 1)][:, None]
             last = src_times[np.minimum(starts + a - 1, self.n - 1)][:, None]
-            classes = _overlap_classes(first, last, tgt_times[tgt_starts],
-                                       tgt_times[np.minimum(tgt_starts + b - 1, self.m - 1)])
-            self.link_costs[t] += term[classes]
+            tgt_last = tgt_times[np.minimum(tgt_starts + b - 1, self.m - 1)]
+            return _overlap_classes(first, last, tgt_times[tgt_starts], tgt_last)
+
+        pairs = [(t, a, b) for t, (a, b) in enumerate(self.types) if b]
+        candidates = np.ones(OVERLAP_CLASSES)  # one more of each: a class rare in the band is not impossible
+        for t, a, b in pairs:
+            candidates += np.bincount(band_classes(a, b)[np.isfinite(self.link_costs[t])], minlength=OVERLAP_CLASSES)
+        chance = candidates / candidates.sum()
+        sure = _overlap_classes(src_times[first_src], src_times[last_src], tgt_times[first_tgt], tgt_times[last_tgt])
+        together = (np.bincount(sure, minlength=OVERLAP_CLASSES) + prior * chance) / (len(sure) + prior)
+        term = -scale * np.log(together / chance)
+        for t, a, b in pairs:
+            self.link_costs[t] += term[band_classes(a, b)]
         self.time_evidence = (src_times, tgt_times, term)
 
     def evidence_cost(self, i: int, a: int, j: int, b: int) -> float:

@@ -6,6 +6,7 @@ Bad documents get one line, exit 2, and nothing written."""
 
 import io
 import json
+import re
 import textwrap
 import zipfile
 from pathlib import Path
@@ -345,3 +346,35 @@ def test_subtitle_times_decide_which_repeated_line_is_translated(thanked_at, cue
     translated = [link["src_where"] for link in thanks if link["tgt"]]
     assert translated == [cue], output
     assert [link["tgt"] for link in thanks if link["tgt"]] == ["Takk."]
+
+
+def test_subtitles_cut_into_other_cues_pair_by_time(tmp_path):
+    """The Izvestia commentary as subtitles, a cue a link of the fixture 6 s apart; the Norwegian
+    cuts each cue of six words or more in two (at half its words and half its time). Each
+    Russian cue goes with the Norwegian cues said in its time: 1-2 links, not cues left out or
+    runs of cues joined because both sides cut there."""
+    pysubs2 = pytest.importorskip("pysubs2")
+    links = [json.loads(line) for line in (FIXTURES / "izvestia.ru-nb.jsonl").read_text(encoding="utf-8").splitlines()]
+    ru, nb = pysubs2.SSAFile(), pysubs2.SSAFile()
+    for k, link in enumerate(links):
+        start = k * 6000
+        if link["src"]:
+            ru.append(pysubs2.SSAEvent(start=start, end=start + 5000, text=link["src"]))
+        words = link["tgt"].split()
+        if len(words) >= 6:
+            half = len(words) // 2
+            nb.append(pysubs2.SSAEvent(start=start, end=start + 2400, text=" ".join(words[:half])))
+            nb.append(pysubs2.SSAEvent(start=start + 2600, end=start + 5000, text=" ".join(words[half:])))
+        elif words:
+            nb.append(pysubs2.SSAEvent(start=start, end=start + 5000, text=link["tgt"]))
+    ru.save(str(tmp_path / "a.ru.srt"))
+    nb.save(str(tmp_path / "a.nb.srt"))
+    found, output = aligned(tmp_path, tmp_path / "a.ru.srt", tmp_path / "a.nb.srt")
+
+    def slots(where):  # the 6-second slots (fixture links) a side's cues start in
+        return {(int(h) * 3600 + int(m) * 60 + int(s)) // 6 for h, m, s in re.findall(r"(\d\d):(\d\d):(\d\d),", where)}
+
+    pairs = [link for link in found if link["src"] and link["tgt"]]
+    assert len(pairs) == sum(bool(link["src"] and link["tgt"]) for link in links), output
+    assert all(slots(link["src_where"]) == slots(link["tgt_where"]) and len(slots(link["src_where"])) == 1
+               for link in pairs), output
