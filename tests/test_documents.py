@@ -378,3 +378,22 @@ def test_subtitles_cut_into_other_cues_pair_by_time(tmp_path):
     assert len(pairs) == sum(bool(link["src"] and link["tgt"]) for link in links), output
     assert all(slots(link["src_where"]) == slots(link["tgt_where"]) and len(slots(link["src_where"])) == 1
                for link in pairs), output
+
+
+def test_a_vtt_file_is_read_as_cues_with_their_times(tmp_path):
+    pysubs2 = pytest.importorskip("pysubs2")
+    from sentaligner.pipeline import document_units
+
+    subs = pysubs2.SSAFile()
+    title, question, *_ = paragraphs("nb")
+    subs.append(pysubs2.SSAEvent(start=1000, end=4000, text=title))
+    subs.append(pysubs2.SSAEvent(start=61500, end=64250, text=question))
+    path = tmp_path / "a.nb.vtt"
+    subs.save(str(path), format_="vtt")
+    assert path.read_text(encoding="utf-8").startswith("WEBVTT")
+    document = read_document(path)
+    assert document.format == "vtt"
+    assert [block.where for block in document.blocks] == ["cue 1 00:00:01,000", "cue 2 00:01:01,500"]
+    units = document_units(document, "nb")
+    assert units.times is not None and len(units.times) == len(units.texts)
+    assert units.times[0] == (1.0, 4.0) and units.times[-1] == (61.5, 64.25)
