@@ -38,8 +38,8 @@ the merge (trade_edges_for_skips). A source skip and a target skip side by side 
 Two signals are weighed by what the document itself shows (Band.add_ending_term,
 Band.add_time_term): how a link's spans end (a quotation mark or not) and, for subtitles, how
 far their cues overlap in time. Each adds -T log of a likelihood ratio, taken over the links
-the document's text already makes sure of (its mutually cheapest pairs; for the times, the
-links found without them) against chance, so it counts where the two texts agree on it and is
+the document's text alone gives (the cheapest path before the term; for the times, the whole
+alignment without them) against chance, so it counts where the two texts agree on it and is
 about 0 where they do not (quotations marked differently, subtitles timed for another film).
 Where both sides are timed, the cue boundaries are not anchors: each side's subtitler cuts cues
 in their own places, and the times say where cues meet.
@@ -122,7 +122,7 @@ class AlignParams:
     # set out (benchmarks/README.md).
     span_weight_power: float = SPAN_WEIGHT_POWER
     # How a link's spans end (with a quotation mark or not) counts this many times the log of
-    # how much likelier that pair of endings is in this document's surest pairs than by chance,
+    # how much likelier that pair of endings is in the links the text alone gives than by chance,
     # in units of posterior_temperature (Band.add_ending_term). 1 is the weight of a likelihood
     # ratio: a cost is -T log of a probability. Only MAC-Dev's links move with it (2 fits it
     # better, chosen on it alone), so no other value is supported by the other sets.
@@ -189,7 +189,7 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     paragraph, 2 a heading or cue), a link crossing them on one side only costs more. With both
     sides' `endings` (a class per sentence: 1 where it ends a quotation) and `times` (each
     sentence's cue, start and end in seconds), links whose spans agree on them as the links the
-    text is surest of do cost less; the times are weighed by how the links found without them
+    text alone gives do cost less; the times are weighed by how the links found without them
     overlap, and take the place of the boundaries."""
     n, m = len(src_vectors), len(tgt_vectors)
     if n == 0 or m == 0:
@@ -240,7 +240,8 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     with_endings, with_times = bool(params.ending_weight and endings), bool(params.time_weight and times)
     temperature, prior = params.posterior_temperature, params.evidence_prior
     if endings is not None and params.ending_weight:
-        band.add_ending_term(*endings, band.mutual_cheapest_pairs(), params.ending_weight * temperature, prior)
+        chosen = [(i, a, j, b) for i, a, j, b in band.best_path() if a and b]  # the cheapest path so far
+        band.add_ending_term(*endings, chosen, params.ending_weight * temperature, prior)
     if times is not None and params.time_weight:
         chosen = [(link.src[0], len(link.src), link.tgt[0], len(link.tgt)) for link in untimed if link.src and link.tgt]
         band.add_time_term(*times, chosen, params.time_weight * temperature, prior)
@@ -574,33 +575,20 @@ class Band:
         self.shift_before = lo[:, None] - self.b_of - lo[self.before]
         self.shift_after = lo[:, None] + self.b_of - lo[self.after]
 
-    def mutual_cheapest_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Source and target sentences whose 1-1 link is the cheapest in both its row and its
-        column of the band."""
-        costs = self.link_costs[self.type_number[(1, 1)], :self.n]
-        targets = self.lo[:self.n, None] + self.columns
-        valid = np.isfinite(costs) & (targets < self.m)
-        costs = np.where(valid, costs, np.inf)
-        row_best = costs.argmin(axis=1)
-        row_cost = costs[np.arange(self.n), row_best]
-        column_best = np.full(self.m, np.inf)
-        np.minimum.at(column_best, targets[valid], costs[valid])
-        src = np.flatnonzero(np.isfinite(row_cost))
-        tgt = self.lo[src] + row_best[src]
-        mutual = row_cost[src] <= column_best[tgt]
-        return src[mutual], tgt[mutual]
-
     def add_ending_term(self, src_endings: np.ndarray, tgt_endings: np.ndarray,
-                        surest: tuple[np.ndarray, np.ndarray], scale: float, prior: float) -> None:
+                        chosen_links: list[tuple[int, int, int, int]], scale: float, prior: float) -> None:
         """Add to every pair link's cost -scale * log(P(e, f) / P(e) P(f)), where e and f are the
-        classes of how its two spans end (their last sentences') and P is taken over the
-        document's `surest` pairs (mutual_cheapest_pairs), shrunk towards independence by `prior`
-        pairs. Where a translation keeps direct speech, a sentence that ends a quotation ends
-        one on the other side too, and a block whose last sentence does so on one side only is
-        likely cut in the wrong place (English splitting a long Chinese sentence of dialogue);
-        where the two texts mark speech differently (Hungarian dashes against English quotation
-        marks) or have none, the classes are independent in those pairs and the term is about 0."""
-        src, tgt = surest
+        classes of how its two spans end (their last sentences') and P is taken over the chosen
+        links (i, a, j, b): the pairs of the cheapest path by the costs without this term, of any
+        size, so a Chinese sentence English cuts in two counts with the English block's end. P is
+        shrunk towards independence by `prior` links. Where a translation keeps direct speech,
+        a sentence that ends a quotation ends one on the other side too, and a block whose last
+        sentence does so on one side only is likely cut in the wrong place (English splitting a
+        long Chinese sentence of dialogue); where the two texts mark speech differently (Hungarian
+        dashes against English quotation marks) or have none, the classes are independent in
+        those links and the term is about 0."""
+        chosen = np.array(chosen_links, dtype=np.int64).reshape(-1, 4)
+        src, tgt = chosen[:, 0] + chosen[:, 1] - 1, chosen[:, 2] + chosen[:, 3] - 1
         classes = int(max(src_endings.max(initial=0), tgt_endings.max(initial=0))) + 1
         counts = np.zeros((classes, classes))
         np.add.at(counts, (src_endings[src], tgt_endings[tgt]), 1.0)

@@ -468,7 +468,7 @@ def test_subtitle_times_tell_which_of_a_repeated_line_has_no_counterpart():
     with_times = [((25,), (25,)), ((26,), ()), ((27,), (26,))]
     assert around_the_repeats(src_times, tgt_times) == with_times
     # subtitles of another release, running 7 s behind, or at 25 frames a second against 23.976,
-    # line up by their surest pairs
+    # line up by the links found without the times
     assert around_the_repeats(src_times, tgt_times + 7.0) == with_times
     assert around_the_repeats(src_times, tgt_times * (25 / 23.976) + 7.0) == with_times
     # times that say nothing of which cues go together change nothing
