@@ -136,15 +136,20 @@ def wait_for_jobs(outdir: Path, count: int, process: subprocess.Popen) -> None:
 
 # ---- the cases ----
 
-def kill_at(scene: Scene, delay: float, label: str) -> Case:
-    outdir = scene.folder / label
-    process = scene.batch(outdir, label)
-    time.sleep(delay)
-    if process.poll() is not None:  # finished before the kill: nothing to test at this point
-        return Case(label, process.returncode, identical=None)
-    code, seconds, orphans, stderr = stop_and_watch(process, signal.SIGKILL, label)
-    partial = partial_files(outdir, temp_allowed=True) if outdir.exists() else ()
-    return Case(label, code, seconds, orphans, partial, scene.rerun_identical(outdir), stderr)
+def kill_at(scene: Scene, delay: float, label: str, tries: int = 4) -> Case:
+    """`kill -9` the batch `delay` seconds in. A run that ends before that (the machine is less
+    loaded than when the scene timed a run) is started again and killed at half the delay, so
+    the point still falls inside a run; after `tries` such runs there is nothing to test."""
+    for attempt in range(tries):
+        name = label if attempt == 0 else f"{label}-again-{attempt}"
+        outdir = scene.folder / name
+        process = scene.batch(outdir, name)
+        time.sleep(delay / 2 ** attempt)
+        if process.poll() is None:
+            code, seconds, orphans, stderr = stop_and_watch(process, signal.SIGKILL, name)
+            partial = partial_files(outdir, temp_allowed=True) if outdir.exists() else ()
+            return Case(name, code, seconds, orphans, partial, scene.rerun_identical(outdir), stderr)
+    return Case(label, process.returncode, identical=None)
 
 
 def signal_parent(scene: Scene, signum: int, label: str) -> Case:
