@@ -60,6 +60,7 @@ the path is reported with.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from copy import copy as shallow_copy
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -195,13 +196,14 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
     if n == 0 or m == 0:
         return ([Link((i,), (), 0.0, 2.0) for i in range(n)]
                 + [Link((), (j,), 0.0, 2.0) for j in range(m)])
-    untimed: list[Link] = []
-    if src_times is not None and tgt_times is not None and params.time_weight:
+    endings = (src_endings, tgt_endings) \
+        if params.ending_weight and src_endings is not None and tgt_endings is not None else None
+    times = (np.asarray(src_times, float), np.asarray(tgt_times, float)) \
+        if params.time_weight and src_times is not None and tgt_times is not None else None
+    if times is not None:
         # cue boundaries are where each side's subtitler cut, often not in the same places; where
         # cues meet, their times say
         src_boundaries = tgt_boundaries = None
-        untimed = align_vectors(src_vectors, tgt_vectors, src_lengths, tgt_lengths, params, src_numbers, tgt_numbers,
-                                exact, None, None, src_endings, tgt_endings)
     src_lengths = np.asarray(src_lengths, dtype=float)
     tgt_lengths = np.asarray(tgt_lengths, dtype=float)
     # the encoder's vectors as given (float32 from the pipeline), kept for the links' measures
@@ -234,30 +236,15 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                        src_numbers=src_numbers, tgt_numbers=tgt_numbers,
                        src_boundaries=src_edges, tgt_boundaries=tgt_edges)
     band = Band(n, m, types, costs, lo, hi)
-    endings = (src_endings, tgt_endings) if src_endings is not None and tgt_endings is not None else None
-    times = (np.asarray(src_times, float), np.asarray(tgt_times, float)) \
-        if src_times is not None and tgt_times is not None else None
-    with_endings, with_times = bool(params.ending_weight and endings), bool(params.time_weight and times)
     temperature, prior = params.posterior_temperature, params.evidence_prior
-    if endings is not None and params.ending_weight:
+    if endings is not None:
         chosen = [(i, a, j, b) for i, a, j, b in band.best_path() if a and b]  # the cheapest path so far
         band.add_ending_term(*endings, chosen, params.ending_weight * temperature, prior)
-    if times is not None and params.time_weight:
-        chosen = [(link.src[0], len(link.src), link.tgt[0], len(link.tgt)) for link in untimed if link.src and link.tgt]
-        band.add_time_term(*times, chosen, params.time_weight * temperature, prior)
-    if params.decode_threshold is not None:
-        band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
-    path = band.best_path()
-    # the steps after the search move no sentence against what the document's evidence says:
-    # not where that makes the links it touches less than half as likely
-    evidence = band.evidence_cost if with_endings or with_times else None
-    veto = params.posterior_temperature * np.log(2.0)
-    if exact is not None and params.reattach_margin is not None:
-        path = reattach_skips(path, exact, params.max_merge, params.reattach_margin, evidence, veto)
     content = (_has_content(raw_vectors[0]), _has_content(raw_vectors[1]))
-    if exact is not None and params.trade_margin is not None:
-        path = trade_edges_for_skips(path, exact.similarity, params.trade_margin, content, evidence, veto)
-    path = pair_facing_skips(path, content, evidence, veto)
+    if times is not None:  # the links the text gives without the times, decoded from a copy of the band
+        chosen = [(i, a, j, b) for i, a, j, b in _decode(band.copy(), params, exact, content) if a and b]
+        band.add_time_term(*times, chosen, params.time_weight * temperature, prior)
+    path = _decode(band, params, exact, content)
     posteriors = (band.path_posteriors(path, params.posterior_temperature) if params.decode_threshold is None
                   else band.gained_posteriors(path))
     del band  # the band's link costs are the largest array; the link measures need their room
@@ -269,6 +256,26 @@ def align_vectors(src_vectors: np.ndarray, tgt_vectors: np.ndarray, src_lengths:
                           src_lengths, tgt_lengths, raw_params, known_log_ratio=log_ratio,
                           src_numbers=src_numbers, tgt_numbers=tgt_numbers)
     return _make_links(costs, path, posteriors)
+
+
+def _decode(band: Band, params: AlignParams, exact: ExactSpans | None,
+            content: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """The path through `band` (minimum Bayes risk where params.decode_threshold is set, which
+    turns the band's costs into gains in place), then the steps after the search: skips
+    reattached, merge edges traded for skips, facing skips paired."""
+    if params.decode_threshold is not None:
+        band.costs_to_posterior_gains(params.posterior_temperature, params.decode_threshold)
+    path = band.best_path()
+    # the steps after the search move no sentence against what the document's evidence says:
+    # not where that makes the links it touches less than half as likely
+    with_evidence = band.ending_evidence is not None or band.time_evidence is not None
+    evidence = band.evidence_cost if with_evidence else None
+    veto = params.posterior_temperature * np.log(2.0)
+    if exact is not None and params.reattach_margin is not None:
+        path = reattach_skips(path, exact, params.max_merge, params.reattach_margin, evidence, veto)
+    if exact is not None and params.trade_margin is not None:
+        path = trade_edges_for_skips(path, exact.similarity, params.trade_margin, content, evidence, veto)
+    return pair_facing_skips(path, content, evidence, veto)
 
 
 # Centered unrelated sentences are about orthogonal: the distance 1 - x.y a short document's
@@ -575,6 +582,12 @@ class Band:
         self.shift_before = lo[:, None] - self.b_of - lo[self.before]
         self.shift_after = lo[:, None] + self.b_of - lo[self.after]
 
+    def copy(self) -> Band:
+        """A band of the same costs so far, whose passes and terms leave this one's alone."""
+        twin = shallow_copy(self)
+        twin.link_costs = self.link_costs.copy()  # the one array the passes and terms change in place
+        return twin
+
     def add_ending_term(self, src_endings: np.ndarray, tgt_endings: np.ndarray,
                         chosen_links: list[tuple[int, int, int, int]], scale: float, prior: float) -> None:
         """Add to every pair link's cost -scale * log(P(e, f) / P(e) P(f)), where e and f are the
@@ -593,10 +606,7 @@ class Band:
         counts = np.zeros((classes, classes))
         np.add.at(counts, (src_endings[src], tgt_endings[tgt]), 1.0)
         total = max(counts.sum(), 1.0)
-        chance = np.outer(counts.sum(1) / total, counts.sum(0) / total)
-        together = (counts + prior * chance) / (total + prior)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            term = np.where(chance > 0, -scale * np.log(together / chance), 0.0)
+        term = _evidence_term(counts, np.outer(counts.sum(1) / total, counts.sum(0) / total), scale, prior)
         rows = np.arange(self.n + 1)
         for t, (a, b) in enumerate(self.types):
             if not b:
@@ -633,13 +643,14 @@ class Band:
             return _overlap_classes(first, last, tgt_times[tgt_starts], tgt_last)
 
         pairs = [(t, a, b) for t, (a, b) in enumerate(self.types) if b]
+        # each type's classes are taken twice (counted, then added) rather than held: together
+        # they are as large as the band
         candidates = np.ones(OVERLAP_CLASSES)  # one more of each: a class rare in the band is not impossible
         for t, a, b in pairs:
             candidates += np.bincount(band_classes(a, b)[np.isfinite(self.link_costs[t])], minlength=OVERLAP_CLASSES)
-        chance = candidates / candidates.sum()
         sure = _overlap_classes(src_times[first_src], src_times[last_src], tgt_times[first_tgt], tgt_times[last_tgt])
-        together = (np.bincount(sure, minlength=OVERLAP_CLASSES) + prior * chance) / (len(sure) + prior)
-        term = -scale * np.log(together / chance)
+        term = _evidence_term(np.bincount(sure, minlength=OVERLAP_CLASSES).astype(float),
+                              candidates / candidates.sum(), scale, prior)
         for t, a, b in pairs:
             self.link_costs[t] += term[band_classes(a, b)]
         self.time_evidence = (src_times, tgt_times, term)
@@ -1103,6 +1114,14 @@ def _crossings(boundaries: np.ndarray | None, max_size: int) -> dict[int, np.nda
             inside = np.maximum(inside, padded[size - 1:size - 1 + n])
         out[size] = inside.copy()
     return out
+
+
+def _evidence_term(counts: np.ndarray, chance: np.ndarray, scale: float, prior: float) -> np.ndarray:
+    """-scale * log(P / chance) per class, P the `counts`' shares shrunk towards `chance` as if
+    `prior` more links were there; 0 for a class chance never gives."""
+    together = (counts + prior * chance) / (counts.sum() + prior)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(chance > 0, -scale * np.log(together / chance), 0.0)
 
 
 OVERLAP_CLASSES = 4  # no overlap; overlaps under a third, under two thirds, at least two thirds

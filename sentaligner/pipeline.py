@@ -348,4 +348,3 @@ def calibration_examples(src: Units, tgt: Units, gold, encoder: Encoder, src_lan
     return CalibrationExamples(rows["links"], features, np.array(rows["strict"], dtype=bool),
                                np.array(rows["lax"], dtype=bool), np.array(rows["synthetic"], dtype=bool),
                                link_scores(features, DEFAULT_CALIBRATION))
-

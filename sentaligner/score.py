@@ -216,12 +216,12 @@ def number_masks(texts: list[str]) -> np.ndarray:
     return masks
 
 
-QUOTATION_MARKS = "\"'“”„‟«»‹›「」『』‘’‚‛"
+QUOTATION_MARKS = frozenset("\"'“”„‟«»‹›「」『』‘’‚‛")
 
 
 def quote_endings(texts: list[str]) -> np.ndarray:
     """1 for each text that ends with a quotation mark, else 0 (for the search's ending term)."""
-    return np.array([int(text.rstrip()[-1:] in tuple(QUOTATION_MARKS)) for text in texts], dtype=np.int64)
+    return np.array([int(text.rstrip()[-1:] in QUOTATION_MARKS) for text in texts], dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=65536)  # a link's texts are read by the search, the score and the flags
