@@ -15,14 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sentaligner.evaluate import read_alignment  # noqa: E402
+from gold import find_documents, read_lines  # noqa: E402
 
-
-def paragraph_starts(numbers: list[str]) -> set[int]:
-    return {0} | {i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1]}
+from sentaligner.evaluate import format_link, read_alignment  # noqa: E402
 
 
 def main() -> None:
@@ -31,17 +28,21 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=5)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    golds = [path for path in sorted(args.set.iterdir())
-             if len(path.suffix) == 5 and path.with_suffix("." + path.suffix[1:3]).is_file()]
-    if len(golds) != 1:
-        sys.exit(f"{args.set}: expected one document, found {len(golds)}")
-    gold_path = golds[0]
-    src_lang, tgt_lang = gold_path.suffix[1:3], gold_path.suffix[3:5]
+    documents = find_documents(args.set.parent, [args.set.name])[args.set.name]
+    if len(documents) != 1:
+        sys.exit(f"{args.set}: expected one document, found {len(documents)}")
+    document = documents[0]
+    boundaries = document.boundaries()
+    if boundaries is None:
+        sys.exit(f"{args.set}: no NAME.<lang>.paragraphs beside both sides")
+    src_lang, tgt_lang = document.src_lang, document.tgt_lang
     sides = {}
-    for lang in (src_lang, tgt_lang):
-        lines = gold_path.with_suffix(f".{lang}").read_text(encoding="utf-8").splitlines()
-        numbers = gold_path.with_suffix(f".{lang}.paragraphs").read_text(encoding="utf-8").split()
-        sides[lang] = (lines, numbers, paragraph_starts(numbers))
+    paths = (document.src_path, document.tgt_path)
+    for lang, path, before in zip((src_lang, tgt_lang), paths, boundaries, strict=True):
+        numbers = path.with_name(path.name + ".paragraphs").read_text(encoding="utf-8").split()
+        starts = {0} | {i for i, boundary in enumerate(before) if boundary}
+        sides[lang] = (read_lines(path), numbers, starts)
+    gold_path = document.gold_path
     gold = read_alignment(gold_path)
     # where a cut may fall: before gold link k, if both sides' next sentences start a paragraph
     next_src, next_tgt, cuts = 0, 0, []
@@ -64,8 +65,7 @@ def main() -> None:
             (folder / f"{name}.{lang}").write_text("".join(line + "\n" for line in lines[start:end]), encoding="utf-8")
             (folder / f"{name}.{lang}.paragraphs").write_text("".join(n + "\n" for n in numbers[start:end]),
                                                               encoding="utf-8")
-        links = [("[" + ",".join(str(i - s0) for i in src) + "]:[" + ",".join(str(j - t0) for j in tgt) + "]")
-                 for src, tgt in gold[k0:k1]]
+        links = [format_link(tuple(i - s0 for i in src), tuple(j - t0 for j in tgt)) for src, tgt in gold[k0:k1]]
         (folder / f"{name}.{src_lang}{tgt_lang}").write_text("".join(link + "\n" for link in links), encoding="utf-8")
         print(f"{folder.name}: {s1 - s0} + {t1 - t0} sentences, {k1 - k0} gold links")
 

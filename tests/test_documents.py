@@ -316,14 +316,18 @@ def test_block_boundaries_go_to_the_search_headings_weighing_double(tmp_path):
 
 
 
+def izvestia_links():
+    """The fixture's links of the Izvestia commentary: a Russian and a Norwegian text each."""
+    return [json.loads(line) for line in (FIXTURES / "izvestia.ru-nb.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
 def build_dialogue_srt(path, lang, thanked_at):
     """The Izvestia commentary as subtitles, a cue a link of the fixture 4 s apart, with "thank
     you" said twice in the middle (at 62 s and at 64 s). The Norwegian subtitles give the thanks
     once, at `thanked_at` seconds."""
     pysubs2 = pytest.importorskip("pysubs2")
     side = "src" if lang == "ru" else "tgt"
-    fixture = (FIXTURES / "izvestia.ru-nb.jsonl").read_text(encoding="utf-8")
-    lines = [json.loads(line)[side] for line in fixture.splitlines()]
+    lines = [link[side] for link in izvestia_links()]
     subs = pysubs2.SSAFile()
     for k, line in enumerate(lines):
         start = k * 4000 + (8000 if k >= 15 else 0)  # 60 s to 68 s: the thanks
@@ -354,7 +358,7 @@ def test_subtitles_cut_into_other_cues_pair_by_time(tmp_path):
     Russian cue goes with the Norwegian cues said in its time: 1-2 links, not cues left out or
     runs of cues joined because both sides cut there."""
     pysubs2 = pytest.importorskip("pysubs2")
-    links = [json.loads(line) for line in (FIXTURES / "izvestia.ru-nb.jsonl").read_text(encoding="utf-8").splitlines()]
+    links = izvestia_links()
     ru, nb = pysubs2.SSAFile(), pysubs2.SSAFile()
     for k, link in enumerate(links):
         start = k * 6000
