@@ -219,9 +219,21 @@ def number_masks(texts: list[str]) -> np.ndarray:
 QUOTATION_MARKS = frozenset("\"'“”„‟«»‹›「」『』‘’‚‛")
 
 
+_AFTER_LAST_WORD = re.compile(r"(?<=[^\W_])[\W_]*$")
+
+
 def quote_endings(texts: list[str]) -> np.ndarray:
-    """1 for each text that ends with a quotation mark, else 0 (for the search's ending term)."""
-    return np.array([int(text.rstrip()[-1:] in QUOTATION_MARKS) for text in texts], dtype=np.int64)
+    """1 for each text that ends a quotation, else 0 (for the search's ending term): its last
+    character is a quotation mark (`…!”`, `«…dialog»`), or direct speech closes after its own
+    final mark and something trails (`。” ……`, `!" )`). A quoted word before the final mark
+    (`‘余烬’。`, `calls "nephew" .`) does not end a quotation."""
+    out = []
+    for text in texts:
+        tail = _AFTER_LAST_WORD.search(text)
+        marks = tail.group().replace(" ", "") if tail else ""
+        out.append(int(bool(marks) and (marks[-1] in QUOTATION_MARKS or (
+            marks[0] not in QUOTATION_MARKS and not QUOTATION_MARKS.isdisjoint(marks)))))
+    return np.array(out, dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=65536)  # a link's texts are read by the search, the score and the flags

@@ -188,5 +188,7 @@ def test_quote_endings_mark_texts_that_end_a_quotation_in_any_script():
 
     texts = ["Посол заявил: «Мы готовы к диалогу».", "Han sa: «Vi er klare for dialog»",
              "韦小宝大喜，道：“成了，明儿我准能赢他。”", "'Tomorrow, I win!'", "Trinket was pleased as punch.",
-             "the brothers' turn", "", "   "]
-    assert quote_endings(texts).tolist() == [0, 1, 1, 1, 0, 0, 0, 0]
+             "the brothers' turn", "", "   ",
+             # speech closed after its own final mark, with something trailing; a quoted word
+             "他说：“这是传奇中的传奇。” ……", "'Live or die!' )", "形成所谓的‘余烬’。", "what she calls \"home\" ."]
+    assert quote_endings(texts).tolist() == [0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0]
