@@ -306,7 +306,7 @@ def test_review_by_keyboard_alone_then_reload_keeps_the_work(tmp_path):
         assert not page.locator("#keys-help").is_visible()
         page.keyboard.press("?")
         assert page.locator("#keys-help").is_visible() and page.locator("#help").is_visible()
-        page.keyboard.press("n")  # the lowest score: []:[23], 0.8853
+        page.keyboard.press("n")  # the lowest score: []:[23], 0.8857
         assert page.locator(".link.selected .ids").inner_text() == "[]:[23]"
         page.keyboard.press("c")
         page.focus("#queue")
