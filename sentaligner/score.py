@@ -230,7 +230,7 @@ def quote_endings(texts: list[str]) -> np.ndarray:
     out = []
     for text in texts:
         tail = _AFTER_LAST_WORD.search(text)
-        marks = tail.group().replace(" ", "") if tail else ""
+        marks = "".join(tail.group().split()) if tail else ""
         out.append(int(bool(marks) and (marks[-1] in QUOTATION_MARKS or (
             marks[0] not in QUOTATION_MARKS and not QUOTATION_MARKS.isdisjoint(marks)))))
     return np.array(out, dtype=np.int64)
