@@ -52,8 +52,9 @@ def _split_line(line: str, lang: str) -> list[str]:
 # of a line's length (100k characters: 20 s; 200k: 91 s). A longer line than this goes through it
 # in windows of about this size.
 LONG_LINE = 2_000
-# Where pysbd can end a sentence: after terminal punctuation (and closing quotes or brackets) and space.
-_AFTER_SENTENCE_END = re.compile(r"[.!?…。！？][\"'»”’)\]]*\s+")
+# Where pysbd can end a sentence: after terminal punctuation (and closing quotes or brackets) and
+# space; after a Chinese or Japanese full stop, question or exclamation mark, which no space follows.
+_AFTER_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*\s+|[。！？][\"'»”’」』)）\]]*\s*")
 
 
 def _atoms(line: str) -> Iterator[str]:
@@ -98,6 +99,96 @@ def _split_long_line(line: str, segment: Callable[[str], list[str]]) -> list[str
 
 _LINE = re.compile(r"[^\r\n]+")
 
+# Each closing mark, with the marks it closes.
+_OPENERS = {"”": "“", "’": "‘", "“": "„", "‘": "‚", "»": "«", "«": "»", "」": "「", "』": "『", ")": "(",
+            "）": "（", "]": "[", "】": "【", "》": "《", '"': '"'}
+CLOSING_MARKS = frozenset(_OPENERS)
+_MARKS = CLOSING_MARKS | frozenset(_OPENERS.values())
+_STOPS = frozenset(".!?…。！？")
+_CONTENT = re.compile(r"[^\W_]")
+_CONTINUATION = tuple(",，、;；:：")
+
+
+def left_open(before: str, mark: str) -> bool:
+    """Whether the text `before` leaves open a quotation or bracket that `mark` closes."""
+    return _MarkCounts(before).left_open(mark)
+
+
+class _MarkCounts:
+    """How often each quotation mark and bracket stands in a text, kept as the text grows."""
+
+    def __init__(self, text: str = ""):
+        self.counts: dict[str, int] = {}
+        self.add(text)
+
+    def add(self, text: str) -> None:
+        for ch in text:
+            if ch in _MARKS:
+                self.counts[ch] = self.counts.get(ch, 0) + 1
+
+    def copy(self) -> _MarkCounts:
+        twin = _MarkCounts()
+        twin.counts = dict(self.counts)
+        return twin
+
+    def left_open(self, mark: str) -> bool:
+        opener = _OPENERS[mark]
+        if opener == mark:
+            return self.counts.get(mark, 0) % 2 == 1
+        return self.counts.get(opener, 0) > self.counts.get(mark, 0)
+
+
+def _closing_run(before: _MarkCounts, text: str) -> int:
+    """How many of `text`'s first characters end the sentence before it: the marks that close
+    what `before` left open, and the stops, ellipses and spaces among them."""
+    k = 0
+    while k < len(text):
+        ch = text[k]
+        if not (ch.isspace() or ch in _STOPS or (ch in _OPENERS and before.left_open(ch))):
+            break
+        before.add(ch)
+        k += 1
+    return k
+
+
+def _closers_back(text: str, sentences: list[Sentence]) -> list[Sentence]:
+    """One line's sentences with what a library cut off the end of one given back to it (pysbd
+    splits Chinese before the quotation mark that closes a sentence, `“这是对的。` + `”他说。`:
+    its issue 99): a piece without a letter or digit, and the closing marks, stops and ellipsis a
+    piece starts with where they close what the line so far left open (a straight quotation mark:
+    what the sentence before left open), and the rest too where it goes on with a comma
+    (`„Darf ich mitspielen?` + `“, fragte sie.`)."""
+    out: list[Sentence] = []
+    line_so_far = _MarkCounts()
+    for sentence in sentences:
+        previous = out[-1] if out else None
+        exact = previous is not None and text[previous.start:previous.end] == previous.text \
+            and text[sentence.start:sentence.end] == sentence.text and previous.end <= sentence.start
+        if not exact:  # offsets approximate where the library changed the text
+            out.append(sentence)
+            line_so_far.add(sentence.text)
+            continue
+        first, head = sentence.text[0], 0
+        if not _CONTENT.search(sentence.text):
+            head = len(sentence.text)
+        elif first in _OPENERS:
+            before = _MarkCounts(previous.text) if _OPENERS[first] == first else line_so_far.copy()
+            if before.left_open(first):
+                head = _closing_run(before, sentence.text)
+                if sentence.text[head:].startswith(_CONTINUATION):
+                    head = len(sentence.text)
+        line_so_far.add(sentence.text)
+        if not head:
+            out.append(sentence)
+            continue
+        end = sentence.start + len(sentence.text[:head].rstrip())
+        out[-1] = Sentence(text[previous.start:end], previous.start, end)
+        rest = sentence.text[head:]
+        if rest.strip():
+            start = sentence.start + head + (len(rest) - len(rest.lstrip()))
+            out.append(Sentence(rest.strip(), start, start + len(rest.strip())))
+    return out
+
 
 def split_sentences(text: str, lang: str) -> list[Sentence]:
     """Split `text` into sentences; blank lines and whitespace-only pieces are dropped."""
@@ -107,6 +198,7 @@ def split_sentences(text: str, lang: str) -> list[Sentence]:
         if not line.group().strip():
             continue
         cursor = line.start()
+        pieces = []
         for piece in _split_line(line.group(), lang):
             piece = piece.strip()
             if not piece:
@@ -114,6 +206,7 @@ def split_sentences(text: str, lang: str) -> list[Sentence]:
             found = text.find(piece, cursor)
             if found < 0:  # the library changed the text; keep its output, offsets approximate
                 found = cursor
-            sentences.append(Sentence(piece, found, found + len(piece)))
+            pieces.append(Sentence(piece, found, found + len(piece)))
             cursor = found + len(piece)
+        sentences += _closers_back(text, pieces)
     return sentences

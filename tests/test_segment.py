@@ -70,3 +70,22 @@ def test_a_line_of_clauses_without_a_sentence_end_is_one_unit():
     clauses = "; ".join(f"ledd nummer {i}, med komma og et ord som f.eks eller nr {i}" for i in range(3000))
     assert len(clauses) > 100_000  # pysbd alone takes minutes over this (its cost grows as the square)
     assert texts(clauses + "\nNeste linje.", "nb") == [clauses, "Neste linje."]
+
+
+def test_a_closing_quotation_mark_stays_with_its_sentence():
+    """pysbd cuts Chinese before the mark that closes a sentence's speech (`”灵机一动…`, its issue
+    99); the mark, and what trails it, go back to the sentence whose quotation it closes."""
+    text = ("韦小宝道：“这个我理会得，还有好戏唱吗？”灵机一动，说道：“不过我决不会招你公公出来。”"
+            "海老公道：“好，你过来！”“尤其是那个年代，更是传奇中的传奇。” ……他们又谈了一会儿。")
+    assert texts(text, "zh") == ["韦小宝道：“这个我理会得，还有好戏唱吗？”", "灵机一动，说道：“不过我决不会招你公公出来。”",
+                                 "海老公道：“好，你过来！”", "“尤其是那个年代，更是传奇中的传奇。” ……", "他们又谈了一会儿。"]
+    for sentence in split_sentences(text, "zh"):
+        assert text[sentence.start:sentence.end] == sentence.text
+
+
+def test_a_quotation_the_sentence_goes_on_after_is_one_sentence():
+    assert texts("Sie zögerte. „Darf ich mitspielen?“, fragte sie leise. Dann ging sie.", "de") == [
+        "Sie zögerte.", "„Darf ich mitspielen?“, fragte sie leise.", "Dann ging sie."]
+    # an opening mark is not given to the sentence before
+    assert texts('He left. "Stop!" she cried. "Now."', "en") == ["He left.", '"Stop!" she cried.', '"Now."']
+    assert texts("Он сказал: «Мы готовы. Мы придём». Потом ушёл.", "ru")[-1] == "Потом ушёл."
