@@ -24,8 +24,6 @@ from gold import find_documents
 from textberg import read_lines
 
 from sentaligner.segment import split_sentences
-CLOSING_MARKS = frozenset("”’»」』）)]》“\"")
-def left_open(a, b): return True
 
 UNSPACED = {"zh", "ja"}
 # Marks that only close (`"`, `“` and `»` open too, in some language or other).

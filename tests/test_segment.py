@@ -77,8 +77,9 @@ def test_a_closing_quotation_mark_stays_with_its_sentence():
     99); the mark, and what trails it, go back to the sentence whose quotation it closes."""
     text = ("韦小宝道：“这个我理会得，还有好戏唱吗？”灵机一动，说道：“不过我决不会招你公公出来。”"
             "海老公道：“好，你过来！”“尤其是那个年代，更是传奇中的传奇。” ……他们又谈了一会儿。")
-    assert texts(text, "zh") == ["韦小宝道：“这个我理会得，还有好戏唱吗？”", "灵机一动，说道：“不过我决不会招你公公出来。”",
-                                 "海老公道：“好，你过来！”", "“尤其是那个年代，更是传奇中的传奇。” ……", "他们又谈了一会儿。"]
+    assert texts(text, "zh") == [
+        "韦小宝道：“这个我理会得，还有好戏唱吗？”", "灵机一动，说道：“不过我决不会招你公公出来。”",
+        "海老公道：“好，你过来！”", "“尤其是那个年代，更是传奇中的传奇。” ……", "他们又谈了一会儿。"]
     for sentence in split_sentences(text, "zh"):
         assert text[sentence.start:sentence.end] == sentence.text
 
@@ -89,3 +90,20 @@ def test_a_quotation_the_sentence_goes_on_after_is_one_sentence():
     # an opening mark is not given to the sentence before
     assert texts('He left. "Stop!" she cried. "Now."', "en") == ["He left.", '"Stop!" she cried.', '"Now."']
     assert texts("Он сказал: «Мы готовы. Мы придём». Потом ушёл.", "ru")[-1] == "Потом ушёл."
+
+
+def test_sentences_inside_a_quotation_are_sentences():
+    """pysbd ends no sentence inside quotation marks; the seed's English forward quotes three
+    sentences, and they come out as three, the closing mark with the last."""
+    line = next(line for line in SEED.read_text(encoding="utf-8").splitlines() if "The Nazis planned" in line)
+    quoted = texts(line, "en")
+    assert len(quoted) == 3
+    assert quoted[0].startswith("“The Nazis planned") and quoted[1].startswith("These crimes of the Nazis")
+    assert quoted[2].endswith("international law system”.")
+    # dialogue in single quotes, an apostrophe inside a word and a plural's apostrophe left alone
+    assert texts("'Very well. Come over here!' Trinket went. 'Come here!' he said. "
+                 "He didn't go. The students' books are old.", "en") == [
+        "'Very well.", "Come over here!'", "Trinket went.", "'Come here!' he said.", "He didn't go.",
+        "The students' books are old."]
+    assert texts("Han sa: «Vi er klare. Vi kommer.» Så gikk han.", "nb") == [
+        "Han sa: «Vi er klare.", "Vi kommer.»", "Så gikk han."]
