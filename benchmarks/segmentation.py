@@ -11,6 +11,11 @@ file's lines: precision, recall and F1 of the ends inside a paragraph (a paragra
 given), and how many sentences start with a mark that only closes (`”他说。`). The gold
 files come from each corpus's own segmenter, so the figures measure agreement with it; read the
 misses (--show) before calling one side's rules wrong.
+
+With --align the two running texts of each document are also aligned as a user's raw files would
+be, and the links scored against the gold (evaluate.score, strict): a link whose two spans each
+start and end where gold lines do is read as those lines' link; any other is wrong. --cache as
+for gold.py.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from pathlib import Path
 from gold import find_documents
 from textberg import read_lines
 
-from sentaligner.segment import split_sentences
+from sentaligner.dp import AlignParams
+from sentaligner.embed import DiskCache, EmbeddingStore, load_encoder
+from sentaligner.evaluate import read_alignment, score
+from sentaligner.pipeline import Units, align_units
+from sentaligner.segment import Sentence, split_sentences
 
 UNSPACED = {"zh", "ja"}
 # Marks that only close (`"`, `“` and `»` open too, in some language or other).
@@ -53,24 +62,74 @@ def running_text(lines: list[str], starts: list[int] | None, lang: str) -> tuple
     return text, inside - paragraph_ends, paragraph_ends
 
 
+def running_texts(document) -> tuple[tuple[str, set[int], set[int]], ...]:
+    """Both sides of a gold document as running text (running_text)."""
+    boundaries = document.boundaries()
+    return tuple(running_text(read_lines(path), boundaries[side] if boundaries else None, lang)
+                 for side, (path, lang) in enumerate(((document.src_path, document.src_lang),
+                                                      (document.tgt_path, document.tgt_lang))))
+
+
+def line_spans(lines: list[str], text: str) -> list[tuple[int, int]]:
+    """Where each (stripped) gold line lies in the running text it was joined into."""
+    spans, cursor = [], 0
+    for line in lines:
+        start = text.index(line.strip(), cursor)
+        spans.append((start, start + len(line.strip())))
+        cursor = start + len(line.strip())
+    return spans
+
+
+def as_gold_lines(units: list[Sentence], ids: tuple[int, ...], spans: list[tuple[int, int]]) -> tuple[int, ...] | None:
+    """The gold lines a link's units cover, where they start and end with whole lines; else None."""
+    if not ids:
+        return ()
+    start, end = units[ids[0]].start, units[ids[-1]].end
+    starts = {s: k for k, (s, _) in enumerate(spans)}
+    ends = {e: k for k, (_, e) in enumerate(spans)}
+    if start not in starts or end not in ends:
+        return None
+    return tuple(range(starts[start], ends[end] + 1))
+
+
+def aligned(document, texts: tuple[str, str], encoder, store: EmbeddingStore) -> list:
+    """The document's running texts aligned; links put back on gold line ids (None: not whole lines)."""
+    sides = []
+    for text, lang, path in zip(texts, (document.src_lang, document.tgt_lang), (document.src_path, document.tgt_path),
+                                strict=True):
+        cut = split_sentences(text, lang)
+        sides.append((cut, line_spans(read_lines(path), text)))
+    units = [Units([s.text for s in cut], list(range(len(cut)))) for cut, _ in sides]
+    result = align_units(*units, encoder, document.src_lang, document.tgt_lang, AlignParams(), store)
+    links = []
+    for link in result.links:
+        src = as_gold_lines(sides[0][0], tuple(link["src_ids"]), sides[0][1])
+        tgt = as_gold_lines(sides[1][0], tuple(link["tgt_ids"]), sides[1][1])
+        links.append(((-1,), (-1,)) if src is None or tgt is None else (src, tgt))
+    return links
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the folder holding the gold sets")
     parser.add_argument("--sets", help="comma-separated set folders (default: all)")
     parser.add_argument("--show", type=int, default=0, help="print up to this many missed and extra ends per side")
+    parser.add_argument("--align", action="store_true", help="also align the running texts and score the links")
+    parser.add_argument("--cache", type=Path, help="keep vectors in (and read them from) this disk cache")
     args = parser.parse_args()
+    encoder = load_encoder("e5-small") if args.align else None
+    cache = DiskCache(args.cache, encoder.signature) if args.align and args.cache else None
     print(f"{'set':20} {'side':4} {'sentences':>9} {'found':>7} {'P':>7} {'R':>7} {'F1':>7} {'close-start':>11}")
+    aligned_sets = []
     for set_name, documents in find_documents(args.data, args.sets.split(",") if args.sets else None).items():
-        for side in ("src", "tgt"):
+        texts = {document.name: running_texts(document) for document in documents}
+        for side in (0, 1):
             gold_ends = found_ends = hits = opened = sentences = found = 0
             shown: list[str] = []
             for document in documents:
-                lang = document.src_lang if side == "src" else document.tgt_lang
-                path = document.src_path if side == "src" else document.tgt_path
-                boundaries = document.boundaries()
-                starts = (boundaries[0] if side == "src" else boundaries[1]) if boundaries else None
-                lines = read_lines(path)
-                text, gold, paragraph_ends = running_text(lines, starts, lang)
+                lang = (document.src_lang, document.tgt_lang)[side]
+                lines = read_lines((document.src_path, document.tgt_path)[side])
+                text, gold, paragraph_ends = texts[document.name][side]
                 cut = split_sentences(text, lang)
                 ends = {s.end for s in cut} - paragraph_ends
                 sentences += len(lines)
@@ -87,10 +146,23 @@ def main() -> None:
             p = hits / found_ends if found_ends else 0.0
             r = hits / gold_ends if gold_ends else 0.0
             f1 = 2 * p * r / (p + r) if p + r else 0.0
-            lang = documents[0].src_lang if side == "src" else documents[0].tgt_lang
+            lang = (documents[0].src_lang, documents[0].tgt_lang)[side]
             print(f"{set_name:20} {lang:4} {sentences:9} {found:7} {p:7.4f} {r:7.4f} {f1:7.4f} {opened:11}")
             for line in shown:
                 print(line)
+        if encoder is not None:
+            store = EmbeddingStore(encoder, cache=cache)
+            golds = [read_alignment(document.gold_path) for document in documents]
+            tests = [aligned(document, (texts[document.name][0][0], texts[document.name][1][0]), encoder, store)
+                     for document in documents]
+            aligned_sets.append((set_name, score(golds, tests), sum(len(t) for t in tests),
+                                 sum(link == ((-1,), (-1,)) for t in tests for link in t)))
+    if aligned_sets:
+        print(f"\n{'set, aligned from running text':32} {'links':>6} {'not whole lines':>15} {'strict P':>8} {'R':>7} "
+              f"{'F1':>7}")
+        for set_name, scores, links, broken in aligned_sets:
+            print(f"{set_name:32} {links:6} {broken:15} {scores.precision_strict:8.4f} {scores.recall_strict:7.4f} "
+                  f"{scores.f1_strict:7.4f}")
     sys.stdout.flush()
 
 
