@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gold import find_documents
@@ -62,49 +64,54 @@ def running_text(lines: list[str], starts: list[int] | None, lang: str) -> tuple
     return text, inside - paragraph_ends, paragraph_ends
 
 
-def running_texts(document) -> tuple[tuple[str, set[int], set[int]], ...]:
-    """Both sides of a gold document as running text (running_text)."""
+@dataclass
+class Side:
+    """One side of a gold document as running text, and how the segmenter cut it."""
+    lang: str
+    lines: list[str]
+    text: str
+    gold_ends: set[int]  # where gold sentences end inside a paragraph
+    paragraph_ends: set[int]
+    cut: list[Sentence]
+
+    @classmethod
+    def of(cls, path: Path, lang: str, starts: list[int] | None) -> Side:
+        lines = read_lines(path)
+        text, gold_ends, paragraph_ends = running_text(lines, starts, lang)
+        return cls(lang, lines, text, gold_ends, paragraph_ends, split_sentences(text, lang))
+
+    def as_gold_lines(self) -> Callable[[tuple[int, ...]], tuple[int, ...] | None]:
+        """A map from ids of the cut's units to the gold lines they cover, where they start and
+        end with whole lines (None otherwise)."""
+        starts, ends, cursor = {}, {}, 0
+        for k, line in enumerate(self.lines):
+            start = self.text.index(line.strip(), cursor)
+            cursor = start + len(line.strip())
+            starts[start], ends[cursor] = k, k
+
+        def lines_of(ids: tuple[int, ...]) -> tuple[int, ...] | None:
+            if not ids:
+                return ()
+            first, last = starts.get(self.cut[ids[0]].start), ends.get(self.cut[ids[-1]].end)
+            return None if first is None or last is None else tuple(range(first, last + 1))
+        return lines_of
+
+
+def document_sides(document) -> tuple[Side, Side]:
     boundaries = document.boundaries()
-    return tuple(running_text(read_lines(path), boundaries[side] if boundaries else None, lang)
-                 for side, (path, lang) in enumerate(((document.src_path, document.src_lang),
-                                                      (document.tgt_path, document.tgt_lang))))
+    return (Side.of(document.src_path, document.src_lang, boundaries[0] if boundaries else None),
+            Side.of(document.tgt_path, document.tgt_lang, boundaries[1] if boundaries else None))
 
 
-def line_spans(lines: list[str], text: str) -> list[tuple[int, int]]:
-    """Where each (stripped) gold line lies in the running text it was joined into."""
-    spans, cursor = [], 0
-    for line in lines:
-        start = text.index(line.strip(), cursor)
-        spans.append((start, start + len(line.strip())))
-        cursor = start + len(line.strip())
-    return spans
-
-
-def as_gold_lines(units: list[Sentence], ids: tuple[int, ...], spans: list[tuple[int, int]]) -> tuple[int, ...] | None:
-    """The gold lines a link's units cover, where they start and end with whole lines; else None."""
-    if not ids:
-        return ()
-    start, end = units[ids[0]].start, units[ids[-1]].end
-    starts = {s: k for k, (s, _) in enumerate(spans)}
-    ends = {e: k for k, (_, e) in enumerate(spans)}
-    if start not in starts or end not in ends:
-        return None
-    return tuple(range(starts[start], ends[end] + 1))
-
-
-def aligned(document, texts: tuple[str, str], encoder, store: EmbeddingStore) -> list:
-    """The document's running texts aligned; links put back on gold line ids (None: not whole lines)."""
-    sides = []
-    for text, lang, path in zip(texts, (document.src_lang, document.tgt_lang), (document.src_path, document.tgt_path),
-                                strict=True):
-        cut = split_sentences(text, lang)
-        sides.append((cut, line_spans(read_lines(path), text)))
-    units = [Units([s.text for s in cut], list(range(len(cut)))) for cut, _ in sides]
+def aligned(document, sides: tuple[Side, Side], encoder, store: EmbeddingStore) -> list:
+    """The document's running texts aligned as cut; links put back on gold line ids (((-1,), (-1,)):
+    not whole lines)."""
+    units = [Units([s.text for s in side.cut], list(range(len(side.cut)))) for side in sides]
     result = align_units(*units, encoder, document.src_lang, document.tgt_lang, AlignParams(), store)
+    src_lines, tgt_lines = sides[0].as_gold_lines(), sides[1].as_gold_lines()
     links = []
     for link in result.links:
-        src = as_gold_lines(sides[0][0], tuple(link["src_ids"]), sides[0][1])
-        tgt = as_gold_lines(sides[1][0], tuple(link["tgt_ids"]), sides[1][1])
+        src, tgt = src_lines(tuple(link["src_ids"])), tgt_lines(tuple(link["tgt_ids"]))
         links.append(((-1,), (-1,)) if src is None or tgt is None else (src, tgt))
     return links
 
@@ -122,39 +129,35 @@ def main() -> None:
     print(f"{'set':20} {'side':4} {'sentences':>9} {'found':>7} {'P':>7} {'R':>7} {'F1':>7} {'close-start':>11}")
     aligned_sets = []
     for set_name, documents in find_documents(args.data, args.sets.split(",") if args.sets else None).items():
-        texts = {document.name: running_texts(document) for document in documents}
-        for side in (0, 1):
+        sides = {document.name: document_sides(document) for document in documents}
+        for k in (0, 1):
             gold_ends = found_ends = hits = opened = sentences = found = 0
             shown: list[str] = []
             for document in documents:
-                lang = (document.src_lang, document.tgt_lang)[side]
-                lines = read_lines((document.src_path, document.tgt_path)[side])
-                text, gold, paragraph_ends = texts[document.name][side]
-                cut = split_sentences(text, lang)
-                ends = {s.end for s in cut} - paragraph_ends
-                sentences += len(lines)
-                found += len(cut)
-                gold_ends += len(gold)
+                side = sides[document.name][k]
+                ends = {s.end for s in side.cut} - side.paragraph_ends
+                sentences += len(side.lines)
+                found += len(side.cut)
+                gold_ends += len(side.gold_ends)
                 found_ends += len(ends)
-                hits += len(gold & ends)
-                opened += sum(s.text[0] in CLOSE_ONLY for s in cut)
-                for kind, offsets in (("missed", gold - ends), ("extra", ends - gold)):
+                hits += len(side.gold_ends & ends)
+                opened += sum(s.text[0] in CLOSE_ONLY for s in side.cut)
+                for kind, offsets in (("missed", side.gold_ends - ends), ("extra", ends - side.gold_ends)):
                     for offset in sorted(offsets):
                         if len(shown) < 2 * args.show:
-                            shown.append(f"    {kind:6} {document.name}: {text[max(0, offset - 40):offset]}|"
-                                         f"{text[offset:offset + 40]}".replace("\n", " / "))
+                            shown.append(f"    {kind:6} {document.name}: {side.text[max(0, offset - 40):offset]}|"
+                                         f"{side.text[offset:offset + 40]}".replace("\n", " / "))
             p = hits / found_ends if found_ends else 0.0
             r = hits / gold_ends if gold_ends else 0.0
             f1 = 2 * p * r / (p + r) if p + r else 0.0
-            lang = (documents[0].src_lang, documents[0].tgt_lang)[side]
+            lang = sides[documents[0].name][k].lang
             print(f"{set_name:20} {lang:4} {sentences:9} {found:7} {p:7.4f} {r:7.4f} {f1:7.4f} {opened:11}")
             for line in shown:
                 print(line)
         if encoder is not None:
             store = EmbeddingStore(encoder, cache=cache)
             golds = [read_alignment(document.gold_path) for document in documents]
-            tests = [aligned(document, (texts[document.name][0][0], texts[document.name][1][0]), encoder, store)
-                     for document in documents]
+            tests = [aligned(document, sides[document.name], encoder, store) for document in documents]
             aligned_sets.append((set_name, score(golds, tests), sum(len(t) for t in tests),
                                  sum(link == ((-1,), (-1,)) for t in tests for link in t)))
     if aligned_sets:

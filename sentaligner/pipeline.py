@@ -27,7 +27,7 @@ from .score import (
     quote_endings,
     typical_log_ratio,
 )
-from .segment import split_sentences
+from .segment import carries_content, split_sentences
 from .version import __version__
 
 DEFAULT_MAX_MERGE = AlignParams().max_merge
@@ -50,15 +50,6 @@ class Units:
     where: list[str] | None = None
     boundaries: list[int] | None = None
     times: list[tuple[float, float]] | None = None
-
-
-_CONTENT = re.compile(r"[^\W_]")
-
-
-def carries_content(text: str) -> bool:
-    """Whether a unit holds a letter or a digit. One without (an empty line, punctuation, OCR
-    debris, emoji alone) has nothing to translate: it is not embedded and is skipped for free."""
-    return bool(_CONTENT.search(text))
 
 
 _WORD = re.compile(r"[^\W\d_]{2}")

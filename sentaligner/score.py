@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .dp import Link
+from .segment import QUOTATION_MARKS
 
 DEFAULT_CALIBRATION = {"midpoint": 0.75, "slope": 9.0}
 # The threshold the README recommends for --min-score: a calibrated score above it means the link
@@ -214,9 +215,6 @@ def number_masks(texts: list[str]) -> np.ndarray:
         for number in numbers(text):
             masks[index] |= np.uint64(1) << np.uint64(zlib.crc32(number.encode()) % 64)
     return masks
-
-
-QUOTATION_MARKS = frozenset("\"'“”„‟«»‹›「」『』‘’‚‛")
 
 
 _AFTER_LAST_WORD = re.compile(r"(?<=[^\W_])[\W_]*$")

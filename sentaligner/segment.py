@@ -101,8 +101,13 @@ def _split_long_line(line: str, segment: Callable[[str], list[str]]) -> list[str
     return sentences
 
 
-# Quotation marks, and a single quote that is not inside a word (`don't`).
-_QUOTE_CHARS = re.compile(r"""["“”„«»‹›「」『』]|(?<![^\W\d_])['‘’]|['‘’](?![^\W\d_])""")
+# Quotation marks of any script; the search's ending term and the segmenter read the same ones.
+QUOTATION_MARKS = frozenset("\"'“”„‟«»‹›「」『』‘’‚‛")
+_SINGLE_QUOTES = "'‘’‚‛"  # also apostrophes (`don't`)
+# Quotation marks, and a single quote that is not inside a word.
+_QUOTE_CHARS = re.compile(
+    "[" + re.escape("".join(sorted(QUOTATION_MARKS - frozenset(_SINGLE_QUOTES)))) + "]"
+    + rf"|(?<![^\W\d_])[{_SINGLE_QUOTES}]|[{_SINGLE_QUOTES}](?![^\W\d_])")
 _INNER_END = re.compile(r"[.!?…][\"'“”»’]*\s")
 
 
@@ -130,27 +135,27 @@ _LINE = re.compile(r"[^\r\n]+")
 # Each closing mark, with the marks it closes.
 _OPENERS = {"”": "“", "’": "‘", "“": "„", "‘": "‚", "»": "«", "«": "»", "」": "「", "』": "『", ")": "(",
             "）": "（", "]": "[", "】": "【", "》": "《", '"': '"', "'": "'"}
-CLOSING_MARKS = frozenset(_OPENERS)
+_MARKS = frozenset(_OPENERS) | frozenset(_OPENERS.values())
 _APOSTROPHES = frozenset("'’")
+_STOPS = frozenset(".!?…。！？")
+_CONTINUATION = tuple(",，、;；:：")
+_CONTENT = re.compile(r"[^\W_]")
+
+
+def carries_content(text: str) -> bool:
+    """Whether a unit holds a letter or a digit. One without (an empty line, punctuation, OCR
+    debris, emoji alone) has nothing to translate: it is not embedded and is skipped for free."""
+    return bool(_CONTENT.search(text))
 
 
 def _inside_word(text: str, k: int) -> bool:
     """Whether text[k] stands between two letters (an apostrophe: `don't`)."""
     return 0 < k < len(text) - 1 and text[k - 1].isalpha() and text[k + 1].isalpha()
-_MARKS = CLOSING_MARKS | frozenset(_OPENERS.values())
-_STOPS = frozenset(".!?…。！？")
-_CONTENT = re.compile(r"[^\W_]")
-_CONTINUATION = tuple(",，、;；:：")
 
 
 def _goes_on(rest: str) -> bool:
     rest = rest.lstrip()
     return rest.startswith(_CONTINUATION) or rest[:1].islower()
-
-
-def left_open(before: str, mark: str) -> bool:
-    """Whether the text `before` leaves open a quotation or bracket that `mark` closes."""
-    return _MarkCounts(before).left_open(mark)
 
 
 class _MarkCounts:
@@ -208,7 +213,7 @@ def _closers_back(text: str, sentences: list[Sentence]) -> list[Sentence]:
             line_so_far.add(sentence.text)
             continue
         first, head = sentence.text[0], 0
-        if not _CONTENT.search(sentence.text):
+        if not carries_content(sentence.text):
             head = len(sentence.text)
         elif first in _OPENERS:
             before = _MarkCounts(previous.text) if _OPENERS[first] == first else line_so_far.copy()
