@@ -162,14 +162,14 @@ def test_help_imports_no_heavy_library():
     assert shown.stdout.splitlines()[-1] == "[]"
 
 
-INTERRUPT_LIMIT = 15.0  # seconds: ended rather than hung, even on a loaded machine
+HUNG = 60  # seconds after the signal by which a command that has not ended is taken for hung
 
 
 def interrupt(tmp_path, args, delay):
     """Run `python -m sentaligner ARGS` in tmp_path, send SIGINT `delay` seconds after its own
-    code starts: the exit status, the seconds it took to end after the signal, and stderr. An
-    interrupted command ends by SIGINT (status -2 here, 130 in a shell), so that a shell loop
-    around it stops too.
+    code starts: the exit status and stderr. An interrupted command ends by SIGINT (status -2
+    here, 130 in a shell), so that a shell loop around it stops too. One still running HUNG
+    seconds after the signal fails the test as hung, and is killed so that nothing is left behind.
 
     The clock starts once `sentaligner.cli` is imported (`-X importtime` reports it), not at the
     spawn: before, Python may still be starting (its `site`, which also imports an editable
@@ -197,12 +197,15 @@ def interrupt(tmp_path, args, delay):
     assert ours.wait(120), "sentaligner.cli was never imported"
     time.sleep(delay)
     assert process.poll() is None, "the command ended before the signal"
-    sent = time.perf_counter()
     process.send_signal(signal.SIGINT)
-    process.wait(timeout=60)
-    seconds = time.perf_counter() - sent
+    try:
+        process.wait(timeout=HUNG)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"still running {HUNG} s after Ctrl-C")
     reader.join(timeout=60)
-    return process.returncode, seconds, "".join(lines)
+    return process.returncode, "".join(lines)
 
 
 @pytest.mark.slow
@@ -211,8 +214,8 @@ def test_ctrl_c_at_any_stage_ends_the_command_with_one_line(tmp_path, delay):
     """From start-up (imports) through language identification and embedding of a channel. The
     command ends, not hangs; how soon (about 0.1-0.5 s on an idle machine) is a figure of
     benchmarks/cli_speed.py, since a busy machine stretches any duration."""
-    code, seconds, stderr = interrupt(tmp_path, ["channel", SEED, "-o", "out", "-f", "tmx", "--no-cache"], delay)
-    assert code == -signal.SIGINT and seconds < INTERRUPT_LIMIT, (code, seconds, stderr)
+    code, stderr = interrupt(tmp_path, ["channel", SEED, "-o", "out", "-f", "tmx", "--no-cache"], delay)
+    assert code == -signal.SIGINT, (code, stderr)
     assert stderr.strip() == "Error: interrupted", stderr
     assert list(tmp_path.iterdir()) == []  # no output folder, no temp file
 
@@ -221,8 +224,8 @@ def test_ctrl_c_at_any_stage_ends_the_command_with_one_line(tmp_path, delay):
 def test_ctrl_c_during_language_identification_of_a_long_channel(tmp_path):
     dump = tmp_path / "dump.txt"
     dump.write_text(SEED.read_text(encoding="utf-8") * 300, encoding="utf-8")  # 4,200 posts
-    code, seconds, stderr = interrupt(tmp_path, ["channel", dump, "-o", "out", "--no-cache"], 1.0)
-    assert code == -signal.SIGINT and seconds < INTERRUPT_LIMIT, (code, seconds, stderr)
+    code, stderr = interrupt(tmp_path, ["channel", dump, "-o", "out", "--no-cache"], 1.0)
+    assert code == -signal.SIGINT, (code, stderr)
     assert stderr.strip() == "Error: interrupted", stderr
     assert [p.name for p in tmp_path.iterdir()] == ["dump.txt"]
 
